@@ -1,0 +1,136 @@
+// The C ABI of the CPU kernels: argument checks, then the call split into chunks across threads.
+#include <math.h>
+
+#include "dispatch.h"
+#include "fastdrop/fastdrop.h"
+
+namespace {
+
+// Units per chunk: a multiple of 8 so that bit masks of different chunks never share a byte.
+constexpr int64_t kChunk = 1 << 15;
+// Below this many units a call stays on the calling thread: waking threads costs more.
+constexpr int64_t kParallelMin = 1 << 16;
+
+bool valid_p(double p) { return !isnan(p) && p >= 0.0 && p <= 1.0; }
+bool valid_dtype(fastdrop_dtype dtype) {
+  return dtype >= FASTDROP_FLOAT16 && dtype <= FASTDROP_FLOAT64;
+}
+size_t dtype_size(fastdrop_dtype dtype) {
+  static const size_t sizes[] = {2, 2, 4, 8};
+  return sizes[dtype];
+}
+
+// Runs body(start, len) over [0, n) in chunks, in parallel when n is large enough.
+template <class Body>
+void for_each_chunk(int64_t n, Body body) {
+  const int64_t chunks = (n + kChunk - 1) / kChunk;
+#pragma omp parallel for schedule(static) num_threads(fastdrop::cpu::num_threads()) if (n >= kParallelMin)
+  for (int64_t c = 0; c < chunks; ++c) {
+    const int64_t start = c * kChunk;
+    body(start, n - start < kChunk ? n - start : kChunk);
+  }
+}
+
+fastdrop_status check_common(fastdrop_dtype dtype, const void* in, const void* out, int64_t n,
+                             double p) {
+  if (!valid_dtype(dtype)) return FASTDROP_ERROR_UNSUPPORTED_DTYPE;
+  if (n < 0 || !valid_p(p)) return FASTDROP_ERROR_INVALID_VALUE;
+  if (n > 0 && (!in || !out)) return FASTDROP_ERROR_NULL_POINTER;
+  if (!fastdrop::cpu::active_kernels()) return FASTDROP_ERROR_ISA_UNAVAILABLE;
+  return FASTDROP_SUCCESS;
+}
+
+}  // namespace
+
+extern "C" {
+
+const char* fastdrop_status_string(fastdrop_status status) {
+  switch (status) {
+    case FASTDROP_SUCCESS:
+      return "success";
+    case FASTDROP_ERROR_INVALID_VALUE:
+      return "invalid value: p must be in [0, 1] and counts non-negative";
+    case FASTDROP_ERROR_UNSUPPORTED_DTYPE:
+      return "unsupported dtype: expected float16, bfloat16, float32 or float64";
+    case FASTDROP_ERROR_NULL_POINTER:
+      return "null pointer for a non-empty array";
+    case FASTDROP_ERROR_ISA_UNAVAILABLE:
+      return "the requested CPU ISA is unknown or not supported by this CPU";
+    case FASTDROP_ERROR_CUDA_UNAVAILABLE:
+      return "CUDA is not available: not built, or no device found";
+    case FASTDROP_ERROR_CUDA:
+      return "a CUDA runtime call failed";
+  }
+  return "unknown status";
+}
+
+const char* fastdrop_version(void) { return FASTDROP_VERSION; }
+
+fastdrop_status fastdrop_philox4x32_10(const uint32_t counter[4], const uint32_t key[2],
+                                       uint32_t out[4]) {
+  if (!counter || !key || !out) return FASTDROP_ERROR_NULL_POINTER;
+  const fastdrop::PhiloxBlock block = fastdrop::philox4x32_10(
+      fastdrop::PhiloxBlock{{counter[0], counter[1], counter[2], counter[3]}}, key[0], key[1]);
+  for (int i = 0; i < 4; ++i) out[i] = block.v[i];
+  return FASTDROP_SUCCESS;
+}
+
+fastdrop_status fastdrop_stream_words(uint64_t seed, uint64_t offset, uint64_t first, int64_t n,
+                                      uint32_t* words) {
+  if (n < 0) return FASTDROP_ERROR_INVALID_VALUE;
+  if (n > 0 && !words) return FASTDROP_ERROR_NULL_POINTER;
+  const fastdrop::cpu::KernelTable* kernels = fastdrop::cpu::active_kernels();
+  if (!kernels) return FASTDROP_ERROR_ISA_UNAVAILABLE;
+  for_each_chunk(n, [&](int64_t start, int64_t len) {
+    kernels->stream_words(seed, offset, first + static_cast<uint64_t>(start), len, words + start);
+  });
+  return FASTDROP_SUCCESS;
+}
+
+fastdrop_status fastdrop_dropout_forward(fastdrop_dtype dtype, const void* x, void* y, int64_t n,
+                                         double p, uint64_t seed, uint64_t offset,
+                                         uint8_t* mask_bits, bool* mask_bytes) {
+  const fastdrop_status status = check_common(dtype, x, y, n, p);
+  if (status != FASTDROP_SUCCESS) return status;
+  const fastdrop::DropoutParams params = fastdrop::make_dropout_params(p, seed, offset);
+  const fastdrop::cpu::ForwardFn forward = fastdrop::cpu::active_kernels()->forward[dtype];
+  const size_t size = dtype_size(dtype);
+  for_each_chunk(n, [&](int64_t start, int64_t len) {
+    forward(static_cast<const char*>(x) + start * size, static_cast<char*>(y) + start * size,
+            static_cast<uint64_t>(start), len, params, mask_bits ? mask_bits + start / 8 : nullptr,
+            mask_bytes ? mask_bytes + start : nullptr);
+  });
+  return FASTDROP_SUCCESS;
+}
+
+fastdrop_status fastdrop_dropout_backward(fastdrop_dtype dtype, const void* dy, void* dx,
+                                          int64_t n, double p, uint64_t seed, uint64_t offset) {
+  return fastdrop_dropout_forward(dtype, dy, dx, n, p, seed, offset, nullptr, nullptr);
+}
+
+fastdrop_status fastdrop_dropout_backward_bits(fastdrop_dtype dtype, const void* dy, void* dx,
+                                               int64_t n, double p, const uint8_t* mask_bits) {
+  const fastdrop_status status = check_common(dtype, dy, dx, n, p);
+  if (status != FASTDROP_SUCCESS) return status;
+  if (n > 0 && !mask_bits) return FASTDROP_ERROR_NULL_POINTER;
+  const fastdrop::DropoutParams params = fastdrop::make_dropout_params(p, 0, 0);
+  const fastdrop::cpu::BackwardBitsFn backward =
+      fastdrop::cpu::active_kernels()->backward_bits[dtype];
+  const size_t size = dtype_size(dtype);
+  for_each_chunk(n, [&](int64_t start, int64_t len) {
+    backward(static_cast<const char*>(dy) + start * size, static_cast<char*>(dx) + start * size,
+             len, params, mask_bits + start / 8);
+  });
+  return FASTDROP_SUCCESS;
+}
+
+bool fastdrop_cuda_built(void) { return FASTDROP_CUDA_BUILT != 0; }
+
+#if !FASTDROP_CUDA_BUILT
+fastdrop_status fastdrop_cuda_device_count(int* count) {
+  if (count) *count = 0;
+  return FASTDROP_ERROR_CUDA_UNAVAILABLE;
+}
+#endif
+
+}  // extern "C"

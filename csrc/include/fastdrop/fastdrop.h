@@ -1,0 +1,90 @@
+/* fastdrop C ABI: fused dropout kernels usable from any language or framework.
+ *
+ * Every function returns a fastdrop_status and never aborts the process. Arrays are contiguous,
+ * in row-major (C) order of the logical shape: element i is unit i of the randomness contract
+ * (DESIGN.md), so the mask depends only on (seed, offset, i), never on the ISA or thread count.
+ * Functions are thread-safe: they keep no state between calls apart from the settings below. */
+#ifndef FASTDROP_FASTDROP_H
+#define FASTDROP_FASTDROP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum fastdrop_status {
+  FASTDROP_SUCCESS = 0,
+  FASTDROP_ERROR_INVALID_VALUE = 1,     /* p outside [0, 1] or NaN, negative count, unknown name */
+  FASTDROP_ERROR_UNSUPPORTED_DTYPE = 2, /* dtype is not one of fastdrop_dtype */
+  FASTDROP_ERROR_NULL_POINTER = 3,      /* a required pointer is NULL while the count is not 0 */
+  FASTDROP_ERROR_ISA_UNAVAILABLE = 4,   /* the CPU ISA asked for (or FASTDROP_CPU_ISA) is absent */
+  FASTDROP_ERROR_CUDA_UNAVAILABLE = 5,  /* CUDA support not built, or no device found */
+  FASTDROP_ERROR_CUDA = 6               /* a CUDA runtime call failed */
+} fastdrop_status;
+
+typedef enum fastdrop_dtype {
+  FASTDROP_FLOAT16 = 0,  /* IEEE binary16, computed in float32 */
+  FASTDROP_BFLOAT16 = 1, /* bfloat16, computed in float32 */
+  FASTDROP_FLOAT32 = 2,
+  FASTDROP_FLOAT64 = 3
+} fastdrop_dtype;
+
+typedef enum fastdrop_cpu_isa {
+  FASTDROP_ISA_SCALAR = 0,
+  FASTDROP_ISA_AVX2 = 1,
+  FASTDROP_ISA_AVX512 = 2
+} fastdrop_cpu_isa;
+
+/* A short English description of a status code. */
+const char* fastdrop_status_string(fastdrop_status status);
+const char* fastdrop_version(void);
+
+/* Philox4x32-10 of one counter under one key, as Random123 defines it. */
+fastdrop_status fastdrop_philox4x32_10(const uint32_t counter[4], const uint32_t key[2],
+                                       uint32_t out[4]);
+
+/* words[i] = the 32-bit word of unit (first + i) of call (seed, offset), for 0 <= i < n. */
+fastdrop_status fastdrop_stream_words(uint64_t seed, uint64_t offset, uint64_t first, int64_t n,
+                                      uint32_t* words);
+
+/* y = dropout(x) over n elements. mask_bits (ceil(n / 8) bytes, bit i & 7 of byte i >> 3) and
+ * mask_bytes (n bools) are written when not NULL. y may equal x (in place). */
+fastdrop_status fastdrop_dropout_forward(fastdrop_dtype dtype, const void* x, void* y, int64_t n,
+                                         double p, uint64_t seed, uint64_t offset,
+                                         uint8_t* mask_bits, bool* mask_bytes);
+
+/* dx = dropout backward of dy, the mask regenerated from (seed, offset): nothing was stored. */
+fastdrop_status fastdrop_dropout_backward(fastdrop_dtype dtype, const void* dy, void* dx,
+                                          int64_t n, double p, uint64_t seed, uint64_t offset);
+
+/* dx = dropout backward of dy with the mask read from mask_bits as written by the forward. */
+fastdrop_status fastdrop_dropout_backward_bits(fastdrop_dtype dtype, const void* dy, void* dx,
+                                               int64_t n, double p, const uint8_t* mask_bits);
+
+/* CPU ISA in use. The best the CPU supports unless FASTDROP_CPU_ISA (scalar, avx2, avx512) names
+ * another at the first call; if that one is unknown or absent, kernels return
+ * FASTDROP_ERROR_ISA_UNAVAILABLE until fastdrop_cpu_isa_set picks a supported one. */
+fastdrop_cpu_isa fastdrop_cpu_isa_active(void);
+bool fastdrop_cpu_isa_supported(fastdrop_cpu_isa isa);
+fastdrop_status fastdrop_cpu_isa_set(fastdrop_cpu_isa isa);
+/* "scalar", "avx2", "avx512", or NULL for a value outside the enum. */
+const char* fastdrop_cpu_isa_name(fastdrop_cpu_isa isa);
+
+/* Threads the CPU kernels use (OpenMP); 0 restores the default, OpenMP's maximum. Results do not
+ * depend on it. Returns FASTDROP_ERROR_INVALID_VALUE for a negative count. */
+fastdrop_status fastdrop_set_num_threads(int threads);
+int fastdrop_get_num_threads(void);
+
+/* Whether the library was compiled with CUDA kernels. */
+bool fastdrop_cuda_built(void);
+/* Number of usable CUDA devices: 0 without a GPU or driver. FASTDROP_ERROR_CUDA_UNAVAILABLE when
+ * the library was built without CUDA. */
+fastdrop_status fastdrop_cuda_device_count(int* count);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* FASTDROP_FASTDROP_H */
