@@ -25,14 +25,17 @@ constexpr int kLanes = FASTDROP_LANES;
 constexpr int64_t kTile = 1024;
 
 #if FASTDROP_LANES > 1
-typedef uint32_t u32v __attribute__((vector_size(4 * kLanes)));
+// One block per 64-bit lane: vpmuludq reads only the low 32 bits of each lane, so a Philox word
+// can sit in the low half with anything above it, and the high half of a product needs one shift.
+constexpr int kBlocksPerVec = kLanes / 2;
 typedef uint64_t u64v __attribute__((vector_size(4 * kLanes)));
-typedef int32_t i32v __attribute__((vector_size(4 * kLanes)));
 typedef int64_t i64v __attribute__((vector_size(4 * kLanes)));
+typedef uint32_t u32v __attribute__((vector_size(4 * kLanes)));
+typedef int32_t i32v __attribute__((vector_size(4 * kLanes)));
 
-// Unsigned 32x32 -> 64-bit products of the even 32-bit lanes (the compiler does not find this
-// instruction for the equivalent vector expression).
-inline u64v mul_even_lanes(u64v a, u64v b) {
+// Unsigned 32x32 -> 64-bit products of the low halves of the 64-bit lanes (the compiler does not
+// find this instruction for the equivalent vector expression).
+inline u64v mul_lo32(u64v a, u64v b) {
 #if FASTDROP_LANES == 8
   return reinterpret_cast<u64v>(_mm256_mul_epu32(reinterpret_cast<__m256i>(a), reinterpret_cast<__m256i>(b)));
 #else
@@ -40,81 +43,81 @@ inline u64v mul_even_lanes(u64v a, u64v b) {
 #endif
 }
 
-// Shuffle masks. kLowHalves/kHighHalves gather the low/high 32 bits of the 64-bit products of two
-// vectors into alternate lanes; kZip32/kZip64 interleave 32-bit and then 64-bit lanes of two
-// vectors (Lo for the first halves, Hi for the second).
+// kLaneBlock: which block of a vector each lane holds, chosen so that kUnpackLo/kUnpackHi (the
+// in-128-bit-lane 64-bit interleaves) of the per-block word pairs give blocks in order without a
+// cross-lane permute. kLowHalves puts the low halves of two vectors' 64-bit lanes side by side.
 #if FASTDROP_LANES == 8
+constexpr u64v kLaneBlock = {0, 2, 1, 3};
+constexpr i64v kUnpackLo = {0, 4, 2, 6};
 constexpr i32v kLowHalves = {0, 8, 2, 10, 4, 12, 6, 14};
-constexpr i32v kZip32Lo = {0, 8, 1, 9, 2, 10, 3, 11};
-constexpr i64v kZip64Lo = {0, 4, 1, 5};
 #else
+constexpr u64v kLaneBlock = {0, 4, 1, 5, 2, 6, 3, 7};
+constexpr i64v kUnpackLo = {0, 8, 2, 10, 4, 12, 6, 14};
 constexpr i32v kLowHalves = {0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30};
-constexpr i32v kZip32Lo = {0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23};
-constexpr i64v kZip64Lo = {0, 8, 1, 9, 2, 10, 3, 11};
 #endif
-constexpr i32v kHighHalves = kLowHalves + 1;
-constexpr i32v kZip32Hi = kZip32Lo + kLanes / 2;
-constexpr i64v kZip64Hi = kZip64Lo + kLanes / 4;
-
-// 32x32 -> 64-bit products of every lane with m, split into low and high halves.
-inline void mulhilo(u32v a, u64v m, u32v& lo, u32v& hi) {
-  const u64v a64 = reinterpret_cast<u64v>(a);
-  const u32v even = reinterpret_cast<u32v>(mul_even_lanes(a64, m));
-  const u32v odd = reinterpret_cast<u32v>(mul_even_lanes(a64 >> 32, m));
-  lo = __builtin_shuffle(even, odd, kLowHalves);
-  hi = __builtin_shuffle(even, odd, kHighHalves);
-}
+constexpr i64v kUnpackHi = kUnpackLo + 1;
 
 // Independent Philox chains in flight: one chain's 10 rounds are a long dependency chain, and
-// interleaving several keeps the multipliers busy.
-// Two for AVX2, whose 16 registers four chains would spill; four for AVX-512's 32.
-constexpr int kChains = kLanes == 8 ? 2 : 4;
-constexpr int kBlocksPerStep = kLanes * kChains;
+// interleaving several keeps the multipliers busy without spilling the 16 (AVX2) or 32
+// (AVX-512) vector registers.
+constexpr int kChains = kLanes == 8 ? 4 : 8;
+constexpr int kBlocksPerStep = kBlocksPerVec * kChains;
 
-// Words of kBlocksPerStep consecutive blocks starting at block b0, stored in unit order.
-inline void stream_blocks(uint64_t seed, uint64_t offset, uint64_t b0, uint32_t* words) {
-  u32v c0[kChains], c1[kChains], c2[kChains], c3[kChains];
-  for (int c = 0; c < kChains; ++c) {
-    for (int i = 0; i < kLanes; ++i) {
-      const uint64_t b = b0 + static_cast<uint64_t>(c * kLanes + i);
-      c0[c][i] = static_cast<uint32_t>(b);
-      c1[c][i] = static_cast<uint32_t>(b >> 32);
-    }
-    c2[c] = u32v{} + static_cast<uint32_t>(offset);
-    c3[c] = u32v{} + static_cast<uint32_t>(offset >> 32);
-  }
-  const u64v m0 = u64v{} + kPhiloxM0, m1 = u64v{} + kPhiloxM1;
+// The round keys of a call, broadcast once rather than in every step.
+struct RoundKeys {
+  u64v k0[kPhiloxRounds], k1[kPhiloxRounds];
+};
+
+inline RoundKeys round_keys(uint64_t seed) {
+  RoundKeys keys;
   uint32_t k0 = static_cast<uint32_t>(seed), k1 = static_cast<uint32_t>(seed >> 32);
   for (int r = 0; r < kPhiloxRounds; ++r) {
-    for (int c = 0; c < kChains; ++c) {
-      u32v lo0, hi0, lo1, hi1;
-      mulhilo(c0[c], m0, lo0, hi0);
-      mulhilo(c2[c], m1, lo1, hi1);
-      c0[c] = hi1 ^ c1[c] ^ k0;
-      c1[c] = lo1;
-      c2[c] = hi0 ^ c3[c] ^ k1;
-      c3[c] = lo0;
-    }
+    keys.k0[r] = u64v{} + k0;
+    keys.k1[r] = u64v{} + k1;
     k0 += kPhiloxW0;
     k1 += kPhiloxW1;
   }
-  // Lane i of chain c holds block b0 + c * kLanes + i; transpose so that unit 4i + j of the
-  // chain lands at words[4 * (c * kLanes + i) + j].
+  return keys;
+}
+
+// Words of kBlocksPerStep consecutive blocks starting at block b0, stored in unit order.
+inline void stream_blocks(const RoundKeys& keys, uint64_t offset, uint64_t b0, uint32_t* words) {
+  u64v c0[kChains], c1[kChains], c2[kChains], c3[kChains];
   for (int c = 0; c < kChains; ++c) {
-    const u64v a_lo = reinterpret_cast<u64v>(__builtin_shuffle(c0[c], c1[c], kZip32Lo));
-    const u64v a_hi = reinterpret_cast<u64v>(__builtin_shuffle(c0[c], c1[c], kZip32Hi));
-    const u64v b_lo = reinterpret_cast<u64v>(__builtin_shuffle(c2[c], c3[c], kZip32Lo));
-    const u64v b_hi = reinterpret_cast<u64v>(__builtin_shuffle(c2[c], c3[c], kZip32Hi));
-    const u64v rows[4] = {__builtin_shuffle(a_lo, b_lo, kZip64Lo), __builtin_shuffle(a_lo, b_lo, kZip64Hi),
-                          __builtin_shuffle(a_hi, b_hi, kZip64Lo), __builtin_shuffle(a_hi, b_hi, kZip64Hi)};
-    memcpy(words + 4 * kLanes * c, rows, sizeof rows);
+    c0[c] = u64v{} + (b0 + static_cast<uint64_t>(c * kBlocksPerVec)) + kLaneBlock;
+    c1[c] = c0[c] >> 32;
+    c2[c] = u64v{} + offset;
+    c3[c] = c2[c] >> 32;
+  }
+  const u64v m0 = u64v{} + kPhiloxM0, m1 = u64v{} + kPhiloxM1;
+  for (int r = 0; r < kPhiloxRounds; ++r) {
+    for (int c = 0; c < kChains; ++c) {
+      const u64v p0 = mul_lo32(c0[c], m0);
+      const u64v p1 = mul_lo32(c2[c], m1);
+      c0[c] = (p1 >> 32) ^ c1[c] ^ keys.k0[r];
+      c1[c] = p1;
+      c2[c] = (p0 >> 32) ^ c3[c] ^ keys.k1[r];
+      c3[c] = p0;
+    }
+  }
+  for (int c = 0; c < kChains; ++c) {
+    const u64v w01 = reinterpret_cast<u64v>(__builtin_shuffle(reinterpret_cast<u32v>(c0[c]), reinterpret_cast<u32v>(c1[c]), kLowHalves));
+    const u64v w23 = reinterpret_cast<u64v>(__builtin_shuffle(reinterpret_cast<u32v>(c2[c]), reinterpret_cast<u32v>(c3[c]), kLowHalves));
+    const u64v rows[2] = {__builtin_shuffle(w01, w23, kUnpackLo), __builtin_shuffle(w01, w23, kUnpackHi)};
+    memcpy(words + 4 * kBlocksPerVec * c, rows, sizeof rows);
   }
 }
 #else
 constexpr int kBlocksPerStep = 1;
 
-inline void stream_blocks(uint64_t seed, uint64_t offset, uint64_t b0, uint32_t* words) {
-  const PhiloxBlock block = stream_block(seed, offset, b0);
+struct RoundKeys {
+  uint64_t seed;
+};
+
+inline RoundKeys round_keys(uint64_t seed) { return RoundKeys{seed}; }
+
+inline void stream_blocks(const RoundKeys& keys, uint64_t offset, uint64_t b0, uint32_t* words) {
+  const PhiloxBlock block = stream_block(keys.seed, offset, b0);
   memcpy(words, block.v, sizeof block.v);
 }
 #endif
@@ -127,8 +130,9 @@ void stream_words(uint64_t seed, uint64_t offset, uint64_t first, int64_t n, uin
   const uint64_t skew = first & 3u;
   int64_t done = 0;
   uint64_t b = first >> 2;
+  const RoundKeys keys = round_keys(seed);
   while (done < n) {
-    stream_blocks(seed, offset, b, tile);
+    stream_blocks(keys, offset, b, tile);
     const int64_t start = done == 0 ? static_cast<int64_t>(skew) : 0;
     int64_t take = 4 * kBlocksPerStep - start;
     if (take > n - done) take = n - done;
@@ -139,10 +143,10 @@ void stream_words(uint64_t seed, uint64_t offset, uint64_t first, int64_t n, uin
 }
 
 // Words of the tile of units [first, first + n), n <= kTile; words[0] belongs to unit first & ~3.
-inline void tile_words(const DropoutParams& params, uint64_t first, int64_t n, uint32_t* words) {
+inline void tile_words(const RoundKeys& keys, uint64_t offset, uint64_t first, int64_t n, uint32_t* words) {
   const int64_t span = static_cast<int64_t>(first & 3u) + n;
   for (int64_t k = 0; k < span; k += 4 * kBlocksPerStep) {
-    stream_blocks(params.seed, params.offset, (first >> 2) + static_cast<uint64_t>(k / 4), words + k);
+    stream_blocks(keys, offset, (first >> 2) + static_cast<uint64_t>(k / 4), words + k);
   }
 }
 
@@ -167,12 +171,13 @@ void forward_tiles(const T* x, T* y, uint64_t first, int64_t n, const DropoutPar
   const DropoutParams params = call;
   using C = typename ComputeType<T>::type;
   const C scale = scale_of(params, C{});
+  const RoundKeys keys = round_keys(params.seed);
   alignas(64) uint32_t words[kTile + 4 * kBlocksPerStep];
   alignas(64) uint8_t keep[kTile];
   for (int64_t t = 0; t < n; t += kTile) {
     const int64_t len = n - t < kTile ? n - t : kTile;
     const uint64_t unit = first + static_cast<uint64_t>(t);
-    tile_words(params, unit, len, words);
+    tile_words(keys, params.offset, unit, len, words);
     const uint32_t* w = words + (unit & 3u);
     for (int64_t i = 0; i < len; ++i) y[t + i] = dropout_element(x[t + i], keeps(w[i], params), scale);
     if (!kBits && !kBytes) continue;

@@ -1,0 +1,22 @@
+"""Argument checks shared by the front-ends: each error names the argument and what was expected."""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+
+def check_p(p) -> float:
+    """A dropout probability: a real number in [0, 1]."""
+    if isinstance(p, bool) or not isinstance(p, numbers.Real):
+        raise TypeError(f"p: expected a real number in [0, 1], got {type(p).__name__}")
+    p = float(p)
+    if math.isnan(p) or not 0.0 <= p <= 1.0:
+        raise ValueError(f"p: dropout probability has to be between 0 and 1, but got {p}")
+    return p
+
+
+def check_mask_format(mask_format: str) -> str:
+    if mask_format not in ("bool", "bits"):
+        raise ValueError(f"mask_format: expected 'bool' or 'bits', got {mask_format!r}")
+    return mask_format

@@ -1,0 +1,136 @@
+// pybind11 glue for the fastdrop C ABI: argument checks, GIL release, nothing else. Arrays arrive
+// contiguous and flat from the Python front-end; 16-bit floats arrive as their raw bits.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <cstring>
+#include <optional>
+#include <string>
+
+#include "fastdrop/fastdrop.h"
+
+namespace py = pybind11;
+
+namespace {
+
+fastdrop_dtype dtype_from_name(const std::string& name) {
+  if (name == "float16") return FASTDROP_FLOAT16;
+  if (name == "bfloat16") return FASTDROP_BFLOAT16;
+  if (name == "float32") return FASTDROP_FLOAT32;
+  if (name == "float64") return FASTDROP_FLOAT64;
+  throw py::type_error("dtype: expected float16, bfloat16, float32 or float64, got " + name);
+}
+
+fastdrop_cpu_isa isa_from_name(const std::string& name) {
+  for (int i = FASTDROP_ISA_SCALAR; i <= FASTDROP_ISA_AVX512; ++i) {
+    if (name == fastdrop_cpu_isa_name(static_cast<fastdrop_cpu_isa>(i))) return static_cast<fastdrop_cpu_isa>(i);
+  }
+  throw py::value_error("isa: expected scalar, avx2 or avx512, got " + name);
+}
+
+void check(fastdrop_status status) {
+  switch (status) {
+    case FASTDROP_SUCCESS:
+      return;
+    case FASTDROP_ERROR_INVALID_VALUE:
+      throw py::value_error(fastdrop_status_string(status));
+    case FASTDROP_ERROR_UNSUPPORTED_DTYPE:
+      throw py::type_error(fastdrop_status_string(status));
+    default:
+      throw std::runtime_error(fastdrop_status_string(status));
+  }
+}
+
+// A contiguous, writable-if-asked buffer of exactly `bytes` bytes.
+void* buffer(const py::array& a, const char* what, py::ssize_t bytes, bool writable) {
+  if (!(a.flags() & py::array::c_style)) throw py::value_error(std::string(what) + ": must be C-contiguous");
+  if (writable && !a.writeable()) throw py::value_error(std::string(what) + ": must be writable");
+  if (a.nbytes() != bytes) {
+    throw py::value_error(std::string(what) + ": expected " + std::to_string(bytes) + " bytes, got " +
+                          std::to_string(a.nbytes()));
+  }
+  return const_cast<void*>(a.data());
+}
+
+py::ssize_t item_size(fastdrop_dtype dtype) { return dtype == FASTDROP_FLOAT64 ? 8 : dtype == FASTDROP_FLOAT32 ? 4 : 2; }
+
+void check_items(const py::array& a, fastdrop_dtype dtype, const char* what) {
+  if (a.itemsize() != item_size(dtype)) {
+    throw py::type_error(std::string(what) + ": item size " + std::to_string(a.itemsize()) +
+                         " does not match the dtype");
+  }
+}
+
+void forward(const std::string& dtype_name, const py::array& x, const py::array& y, double p, uint64_t seed,
+             uint64_t offset, std::optional<py::array> mask_bits, std::optional<py::array> mask_bytes) {
+  const fastdrop_dtype dtype = dtype_from_name(dtype_name);
+  check_items(x, dtype, "x");
+  const py::ssize_t n = x.size();
+  const void* xp = buffer(x, "x", n * item_size(dtype), false);
+  void* yp = buffer(y, "out", n * item_size(dtype), true);
+  auto* bits = mask_bits ? static_cast<uint8_t*>(buffer(*mask_bits, "mask_bits", (n + 7) / 8, true)) : nullptr;
+  auto* bytes = mask_bytes ? static_cast<bool*>(buffer(*mask_bytes, "mask_bytes", n, true)) : nullptr;
+  fastdrop_status status;
+  {
+    py::gil_scoped_release release;
+    status = fastdrop_dropout_forward(dtype, xp, yp, n, p, seed, offset, bits, bytes);
+  }
+  check(status);
+}
+
+void backward_bits(const std::string& dtype_name, const py::array& dy, const py::array& dx, double p,
+                   const py::array& mask_bits) {
+  const fastdrop_dtype dtype = dtype_from_name(dtype_name);
+  check_items(dy, dtype, "grad");
+  const py::ssize_t n = dy.size();
+  const void* gp = buffer(dy, "grad", n * item_size(dtype), false);
+  void* dxp = buffer(dx, "out", n * item_size(dtype), true);
+  const auto* bits = static_cast<const uint8_t*>(buffer(mask_bits, "mask_bits", (n + 7) / 8, false));
+  fastdrop_status status;
+  {
+    py::gil_scoped_release release;
+    status = fastdrop_dropout_backward_bits(dtype, gp, dxp, n, p, bits);
+  }
+  check(status);
+}
+
+void stream_words(uint64_t seed, uint64_t offset, uint64_t first, const py::array& words) {
+  if (words.itemsize() != 4) throw py::type_error("words: expected a uint32 array");
+  const py::ssize_t n = words.size();
+  auto* out = static_cast<uint32_t*>(buffer(words, "words", n * 4, true));
+  fastdrop_status status;
+  {
+    py::gil_scoped_release release;
+    status = fastdrop_stream_words(seed, offset, first, n, out);
+  }
+  check(status);
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_native, m) {
+  m.doc() = "fastdrop's compiled core (C ABI in csrc/include/fastdrop/fastdrop.h)";
+  m.def("forward", &forward, py::arg("dtype"), py::arg("x"), py::arg("y"), py::arg("p"), py::arg("seed"),
+        py::arg("offset"), py::arg("mask_bits") = py::none(), py::arg("mask_bytes") = py::none());
+  m.def("backward_bits", &backward_bits, py::arg("dtype"), py::arg("dy"), py::arg("dx"), py::arg("p"),
+        py::arg("mask_bits"));
+  m.def("stream_words", &stream_words, py::arg("seed"), py::arg("offset"), py::arg("first"), py::arg("words"));
+  m.def("cpu_isa", [] { return std::string(fastdrop_cpu_isa_name(fastdrop_cpu_isa_active())); });
+  m.def("set_cpu_isa", [](const std::string& name) {
+    const fastdrop_cpu_isa isa = isa_from_name(name);
+    if (fastdrop_cpu_isa_set(isa) == FASTDROP_ERROR_ISA_UNAVAILABLE) {
+      throw std::runtime_error("isa: this CPU does not support " + name);
+    }
+  });
+  m.def("cpu_isa_supported", [](const std::string& name) { return fastdrop_cpu_isa_supported(isa_from_name(name)); });
+  m.def("set_num_threads", [](int threads) { check(fastdrop_set_num_threads(threads)); });
+  m.def("get_num_threads", &fastdrop_get_num_threads);
+  m.def("cuda_built", &fastdrop_cuda_built);
+  m.def("cuda_device_count", [] {
+    int count = 0;
+    const fastdrop_status status = fastdrop_cuda_device_count(&count);
+    return status == FASTDROP_SUCCESS ? count : 0;
+  });
+  m.attr("version") = fastdrop_version();
+}
