@@ -88,7 +88,7 @@ def dropout(x, p=0.5, *, training=True, seed=None, offset=None, generator=None, 
         keep_all = np.ones(x.shape, np.bool_)
         return y, keep_all if mask_format == "bool" else np.packbits(keep_all.reshape(-1), bitorder="little")
     seed, offset = resolve_seed_offset(seed, offset, generator)
-    src = np.ascontiguousarray(x)
+    src = np.asarray(x, order="C")
     y = _target(src, out)
     bits = bytes_ = None
     if return_mask and mask_format == "bits":
@@ -118,7 +118,7 @@ def dropout_backward(grad, p=0.5, *, seed=None, offset=None, mask=None, out=None
         bits = _mask_bits(mask, grad)
     else:
         seed, offset = resolve_seed_offset(seed, offset, None)
-    src = np.ascontiguousarray(grad)
+    src = np.asarray(grad, order="C")
     dx = _target(src, out)
     kernels = _backend.active()
     if bits is None:
@@ -134,11 +134,11 @@ def _mask_bits(mask, grad: np.ndarray) -> np.ndarray:
     if mask.dtype == np.bool_:
         if mask.shape != grad.shape:
             raise ValueError(f"mask: a bool mask must have grad's shape {grad.shape}, got {mask.shape}")
-        return np.packbits(np.ascontiguousarray(mask).reshape(-1), bitorder="little")
+        return np.packbits(np.asarray(mask, order="C").reshape(-1), bitorder="little")
     if mask.dtype == np.uint8:
         want = (grad.size + 7) // 8
         if mask.ndim != 1 or mask.size != want:
             raise ValueError(f"mask: packed bits for {grad.size} elements must be 1-D of {want} bytes, "
                              f"got shape {mask.shape}")
-        return np.ascontiguousarray(mask)
+        return np.asarray(mask, order="C")
     raise TypeError(f"mask: expected a bool mask or uint8 packed bits, got dtype {mask.dtype}")

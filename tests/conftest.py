@@ -1,0 +1,80 @@
+import importlib
+import importlib.util
+import os
+
+import numpy as np
+import pytest
+
+import fastdrop
+
+try:
+    import ml_dtypes
+
+    BFLOAT16 = np.dtype(ml_dtypes.bfloat16)
+except ImportError:
+    BFLOAT16 = None
+
+ISAS = ("scalar", "avx2", "avx512")
+# CI lists what must run there (e.g. "native,numba,bfloat16"): a missing one fails instead of skipping.
+REQUIRED = set(filter(None, os.environ.get("FASTDROP_TEST_REQUIRE", "").split(",")))
+
+
+def skip_unless_required(name, reason):
+    return [] if name in REQUIRED else [pytest.mark.skip(reason=reason)]
+
+
+def kernel_modules():
+    """(name, module) for every kernel backend importable here; the others are skipped."""
+    params = []
+    for name, module in (("native", "fastdrop._native"), ("numba", "fastdrop._numba_kernels")):
+        reason = None
+        if name == "numba" and importlib.util.find_spec("numba") is None:
+            reason = "numba is not installed"
+        else:
+            try:
+                importlib.import_module(module)
+            except ImportError as err:
+                reason = f"{module} does not load: {err}"
+        marks = skip_unless_required(name, reason) if reason else []
+        params.append(pytest.param(name, id=name, marks=marks))
+    return params
+
+
+@pytest.fixture(params=kernel_modules(), scope="session")
+def kernels(request):
+    return importlib.import_module({"native": "fastdrop._native", "numba": "fastdrop._numba_kernels"}[request.param])
+
+
+def float_dtypes():
+    params = [pytest.param(np.dtype(d), id=d) for d in ("float16", "float32", "float64")]
+    marks = [] if BFLOAT16 is not None else skip_unless_required("bfloat16", "ml_dtypes is not installed")
+    params.append(pytest.param(BFLOAT16, id="bfloat16", marks=marks))
+    return params
+
+
+@pytest.fixture(params=float_dtypes(), scope="session")
+def dtype(request):
+    return request.param
+
+
+def random_array(rng, shape, dtype):
+    """Finite values of mixed sign and magnitude, including subnormals of 16-bit types."""
+    values = np.asarray(rng.standard_normal(shape) * rng.choice([1e-6, 1e-2, 1.0, 1e3], size=shape))
+    return values.astype(np.float32).astype(dtype) if dtype != np.float64 else values
+
+
+@pytest.fixture
+def native_isa():
+    """Restores the native ISA after a test that forces one."""
+    native = pytest.importorskip("fastdrop._native")
+    before = native.cpu_isa()
+    yield native
+    native.set_cpu_isa(before)
+
+
+@pytest.fixture
+def threads_restored():
+    before = fastdrop.get_num_threads()
+    yield
+    fastdrop.set_num_threads(0)
+    assert fastdrop.get_num_threads() >= 1 and before >= 1
