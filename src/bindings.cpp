@@ -95,6 +95,37 @@ void backward_bits(const std::string& dtype_name, const py::array& dy, const py:
   check(status);
 }
 
+// The same calls on raw addresses (torch tensors' data_ptr()), for callers that already hold
+// contiguous memory of the right size and want no array conversion per call.
+template <class T>
+T* address(uintptr_t ptr) {
+  return reinterpret_cast<T*>(ptr);
+}
+
+void forward_raw(const std::string& dtype_name, uintptr_t x, uintptr_t y, int64_t n, double p, uint64_t seed,
+                 uint64_t offset, uintptr_t mask_bits, uintptr_t mask_bytes) {
+  const fastdrop_dtype dtype = dtype_from_name(dtype_name);
+  fastdrop_status status;
+  {
+    py::gil_scoped_release release;
+    status = fastdrop_dropout_forward(dtype, address<const void>(x), address<void>(y), n, p, seed, offset,
+                                      address<uint8_t>(mask_bits), address<bool>(mask_bytes));
+  }
+  check(status);
+}
+
+void backward_bits_raw(const std::string& dtype_name, uintptr_t dy, uintptr_t dx, int64_t n, double p,
+                       uintptr_t mask_bits) {
+  const fastdrop_dtype dtype = dtype_from_name(dtype_name);
+  fastdrop_status status;
+  {
+    py::gil_scoped_release release;
+    status = fastdrop_dropout_backward_bits(dtype, address<const void>(dy), address<void>(dx), n, p,
+                                            address<const uint8_t>(mask_bits));
+  }
+  check(status);
+}
+
 void stream_words(uint64_t seed, uint64_t offset, uint64_t first, const py::array& words) {
   if (words.itemsize() != 4) throw py::type_error("words: expected a uint32 array");
   const py::ssize_t n = words.size();
@@ -115,6 +146,10 @@ PYBIND11_MODULE(_native, m) {
         py::arg("offset"), py::arg("mask_bits") = py::none(), py::arg("mask_bytes") = py::none());
   m.def("backward_bits", &backward_bits, py::arg("dtype"), py::arg("dy"), py::arg("dx"), py::arg("p"),
         py::arg("mask_bits"));
+  m.def("forward_raw", &forward_raw, py::arg("dtype"), py::arg("x"), py::arg("y"), py::arg("n"), py::arg("p"),
+        py::arg("seed"), py::arg("offset"), py::arg("mask_bits") = 0, py::arg("mask_bytes") = 0);
+  m.def("backward_bits_raw", &backward_bits_raw, py::arg("dtype"), py::arg("dy"), py::arg("dx"), py::arg("n"),
+        py::arg("p"), py::arg("mask_bits"));
   m.def("stream_words", &stream_words, py::arg("seed"), py::arg("offset"), py::arg("first"), py::arg("words"));
   m.def("cpu_isa", [] { return std::string(fastdrop_cpu_isa_name(fastdrop_cpu_isa_active())); });
   m.def("set_cpu_isa", [](const std::string& name) {

@@ -1,0 +1,104 @@
+"""Tensors to kernel calls: zero-copy NumPy views of CPU tensors for the kernel modules, logical
+(row-major) order for any layout, and seeds drawn from torch's generators."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import torch
+
+from .. import _backend
+from .._generator import as_u64
+
+KERNEL_DTYPES = {
+    torch.float16: "float16",
+    torch.bfloat16: "bfloat16",
+    torch.float32: "float32",
+    torch.float64: "float64",
+}
+_U64 = 1 << 64
+
+
+def kernel_dtype(t: torch.Tensor, name: str) -> str:
+    dtype = KERNEL_DTYPES.get(t.dtype)
+    if dtype is None:
+        raise TypeError(
+            f"{name}: expected a floating-point tensor (float16, bfloat16, float32 or float64), got {t.dtype}"
+        )
+    return dtype
+
+
+def check_device(t: torch.Tensor, name: str) -> None:
+    if t.device.type != "cpu":
+        raise RuntimeError(
+            f"{name}: fastdrop has no kernels for device {t.device} in this build "
+            f"(CUDA built: {_backend.backends()['cuda_built']}); move the tensor to the CPU"
+        )
+
+
+def flat_view(t: torch.Tensor) -> np.ndarray:
+    """A 1-D NumPy view of a contiguous CPU tensor; 16-bit floats as raw uint16 where NumPy lacks them."""
+    flat = t.detach().reshape(-1)
+    if t.dtype == torch.bfloat16:
+        return flat.view(torch.int16).numpy().view(np.uint16)
+    return flat.numpy()
+
+
+def forward(dtype: str, x: torch.Tensor, y: torch.Tensor, p: float, seed: int, offset: int,
+            bits: torch.Tensor | None = None) -> None:
+    """y = dropout(x) for contiguous CPU tensors (bits written when given). The native core takes
+    the tensors' addresses directly: array conversions cost more than the kernel on small tensors."""
+    kernels = _backend.active()
+    if _backend.active_name() == "native":
+        kernels.forward_raw(dtype, x.data_ptr(), y.data_ptr(), x.numel(), p, seed, offset,
+                            0 if bits is None else bits.data_ptr())
+    else:
+        kernels.forward(dtype, flat_view(x), flat_view(y), p, seed, offset, None if bits is None else bits.numpy())
+
+
+def backward_bits(dtype: str, grad: torch.Tensor, dx: torch.Tensor, p: float, bits: torch.Tensor) -> None:
+    kernels = _backend.active()
+    if _backend.active_name() == "native":
+        kernels.backward_bits_raw(dtype, grad.data_ptr(), dx.data_ptr(), grad.numel(), p, bits.data_ptr())
+    else:
+        kernels.backward_bits(dtype, flat_view(grad), flat_view(dx), p, bits.numpy())
+
+
+def to_signed(value: int) -> int:
+    """A u64 seed or offset as the int64 that torch op schemas carry."""
+    return value - _U64 if value >= 1 << 63 else value
+
+
+def to_unsigned(value: int) -> int:
+    return value % _U64
+
+
+_draw_buffers = threading.local()
+
+
+def draw_seed(device: torch.device, generator: torch.Generator | None = None) -> int:
+    """A fresh 63-bit seed from torch's generator for the device: torch.manual_seed makes runs
+    reproducible, and torch.utils.checkpoint's RNG stashing replays it."""
+    # One reusable scalar per thread and device: allocating it costs as much as the draw.
+    buffers = _draw_buffers.__dict__
+    buffer = buffers.get(device)
+    if buffer is None:
+        buffer = buffers[device] = torch.empty((), dtype=torch.int64, device=device)
+    return int(buffer.random_(generator=generator))
+
+
+def resolve_seed(seed, offset, generator, device) -> tuple[int, int] | None:
+    """Explicit (seed, offset) as u64, a draw from an explicit generator, or None: draw from
+    torch's default generator when the kernel runs (inside the op, so compiled graphs draw anew)."""
+    if seed is not None:
+        if generator is not None:
+            raise ValueError("generator: pass either seed= or generator=, not both")
+        return as_u64(seed, "seed"), 0 if offset is None else as_u64(offset, "offset")
+    if offset is not None:
+        raise ValueError("offset: an explicit offset needs an explicit seed")
+    if generator is not None:
+        if not isinstance(generator, torch.Generator):
+            raise TypeError(f"generator: expected a torch.Generator, got {type(generator).__name__}")
+        return draw_seed(device, generator), 0
+    return None
