@@ -78,3 +78,10 @@ def threads_restored():
     yield
     fastdrop.set_num_threads(0)
     assert fastdrop.get_num_threads() >= 1 and before >= 1
+
+
+def import_or_skip(module: str, requirement: str):
+    """Import module, or skip the test module; fail instead where CI requires it."""
+    if requirement in REQUIRED:
+        return importlib.import_module(module)
+    return pytest.importorskip(module)

@@ -26,11 +26,18 @@ __all__ = [
 ]
 
 
+def _is_torch_tensor(x) -> bool:
+    # Checked by module name so that NumPy users never import torch.
+    return type(x).__module__.startswith("torch") and hasattr(x, "requires_grad")
+
+
 def dropout(x, p=0.5, *, training=True, seed=None, offset=None, generator=None, out=None,
             return_mask=False, mask_format="bool"):
     """Inverted dropout: each element is zeroed with probability p, the rest scaled by 1/(1-p).
 
-    x: a NumPy array (float16, ml_dtypes.bfloat16, float32, float64) of any shape and layout.
+    x: a NumPy array (float16, ml_dtypes.bfloat16, float32, float64) of any shape and layout, or a
+        torch tensor (differentiable; see fastdrop.torch.functional.dropout; generator is then a
+        torch.Generator, and out, when given, receives the result through Tensor.copy_).
     training: when False, x is returned unchanged (as torch does in eval mode).
     seed, offset: make the call stateless (offset defaults to 0); otherwise (seed, offset) is drawn
         from ``generator`` or fastdrop's default generator (``fastdrop.manual_seed``).
@@ -38,6 +45,14 @@ def dropout(x, p=0.5, *, training=True, seed=None, offset=None, generator=None, 
     return_mask: also return the mask, as a bool array of x's shape (``mask_format='bool'``) or as
         packed bits (``'bits'``: bit i & 7 of byte i >> 3 for element i in row-major order).
     """
+    if _is_torch_tensor(x):
+        from .torch import functional
+
+        if return_mask:
+            raise TypeError("return_mask: supported for NumPy arrays; torch tensors keep their mask "
+                            "for backward (fastdrop.torch.functional.dropout(mask_mode=...))")
+        y = functional.dropout(x, p, training, seed=seed, offset=offset, generator=generator)
+        return y if out is None else out.copy_(y)
     return _numpy_frontend.dropout(x, p, training=training, seed=seed, offset=offset,
                                    generator=generator, out=out, return_mask=return_mask,
                                    mask_format=mask_format)

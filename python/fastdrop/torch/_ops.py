@@ -73,12 +73,15 @@ def _(grad, saved, p, mask_mode):
 
 
 def _like_input(result: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-    """result (contiguous, logical order) laid out as torch.empty_like(like) would be."""
+    """result (contiguous, logical order) laid out in like's stride order, as torch's elementwise
+    ops lay out their outputs: same strides for dense inputs (channels_last stays channels_last),
+    the same dimension order for sliced ones."""
     if like.is_contiguous():
         return result
-    out = torch.empty_like(like)
-    out.copy_(result)
-    return out
+    order = sorted(range(like.dim()), key=lambda d: -like.stride(d))
+    inverse = [order.index(d) for d in range(like.dim())]
+    out = torch.empty([like.shape[d] for d in order], dtype=like.dtype, device=like.device).permute(inverse)
+    return out.copy_(result)
 
 
 def _setup_dropout(ctx, inputs, output):

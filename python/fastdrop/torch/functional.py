@@ -13,12 +13,15 @@ from ._ops import MASK_MODES, DropoutFunction, dropout_op
 DEFAULT_MASK_MODE = {"cpu": "bits", "cuda": "recompute"}
 
 
-def _mask_mode(mask_mode, device: torch.device) -> str:
-    if mask_mode is None:
-        return DEFAULT_MASK_MODE.get(device.type, "bits")
-    if mask_mode not in MASK_MODES:
-        raise ValueError(f"mask_mode: expected one of {', '.join(MASK_MODES)}, got {mask_mode!r}")
+def check_mask_mode(mask_mode):
+    if mask_mode is not None and mask_mode not in MASK_MODES:
+        raise ValueError(f"mask_mode: expected None or one of {', '.join(MASK_MODES)}, got {mask_mode!r}")
     return mask_mode
+
+
+def _mask_mode(mask_mode, device: torch.device) -> str:
+    check_mask_mode(mask_mode)
+    return DEFAULT_MASK_MODE.get(device.type, "bits") if mask_mode is None else mask_mode
 
 
 def dropout(input: torch.Tensor, p: float = 0.5, training: bool = True, inplace: bool = False, *,
