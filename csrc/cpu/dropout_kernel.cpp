@@ -21,11 +21,15 @@ namespace fastdrop::cpu::FASTDROP_ISA {
 namespace {
 
 constexpr int kLanes = FASTDROP_LANES;
-// Units per tile: the words of a tile stay in L1 between the stream and the element loop.
-constexpr int64_t kTile = 1024;
+// Units per forward tile: a few Philox steps, so that the loads and stores of the element loop
+// come often enough to overlap with the stream arithmetic (with 1024-unit tiles they come in
+// bursts and forward runs a third slower), and the words of a tile stay in L1 in between.
+constexpr int64_t kTile = 96;
+// Units per backward tile: no stream to overlap with, so larger tiles only save loop overhead.
+constexpr int64_t kBitsTile = 1024;
 
 #if FASTDROP_LANES > 1
-// One block per 64-bit lane: vpmuludq reads only the low 32 bits of each lane, so a Philox word
+// One Philox block per 64-bit lane: vpmuludq reads only the low 32 bits of each lane, so a word
 // can sit in the low half with anything above it, and the high half of a product needs one shift.
 constexpr int kBlocksPerVec = kLanes / 2;
 typedef uint64_t u64v __attribute__((vector_size(4 * kLanes)));
@@ -43,9 +47,9 @@ inline u64v mul_lo32(u64v a, u64v b) {
 #endif
 }
 
-// kLaneBlock: which block of a vector each lane holds, chosen so that kUnpackLo/kUnpackHi (the
-// in-128-bit-lane 64-bit interleaves) of the per-block word pairs give blocks in order without a
-// cross-lane permute. kLowHalves puts the low halves of two vectors' 64-bit lanes side by side.
+// kLaneBlock: the block of a vector that each lane holds, ordered so that interleaving 64-bit
+// lanes within 128-bit halves (kUnpackLo/kUnpackHi, no cross-lane permute) puts the blocks in
+// order. kLowHalves pairs the low halves of the 64-bit lanes of two vectors.
 #if FASTDROP_LANES == 8
 constexpr u64v kLaneBlock = {0, 2, 1, 3};
 constexpr i64v kUnpackLo = {0, 4, 2, 6};
@@ -58,9 +62,8 @@ constexpr i32v kLowHalves = {0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 
 constexpr i64v kUnpackHi = kUnpackLo + 1;
 
 // Independent Philox chains in flight: one chain's 10 rounds are a long dependency chain, and
-// interleaving several keeps the multipliers busy without spilling the 16 (AVX2) or 32
-// (AVX-512) vector registers.
-constexpr int kChains = kLanes == 8 ? 4 : 8;
+// three interleaved keep the vector units busy; four would spill AVX2's 16 registers.
+constexpr int kChains = 3;
 constexpr int kBlocksPerStep = kBlocksPerVec * kChains;
 
 // The round keys of a call, broadcast once rather than in every step.
@@ -90,6 +93,8 @@ inline void stream_blocks(const RoundKeys& keys, uint64_t offset, uint64_t b0, u
     c3[c] = c2[c] >> 32;
   }
   const u64v m0 = u64v{} + kPhiloxM0, m1 = u64v{} + kPhiloxM1;
+  // Unrolled so that the state moves between variables by renaming rather than register copies.
+#pragma GCC unroll 10
   for (int r = 0; r < kPhiloxRounds; ++r) {
     for (int c = 0; c < kChains; ++c) {
       const u64v p0 = mul_lo32(c0[c], m0);
@@ -122,15 +127,24 @@ inline void stream_blocks(const RoundKeys& keys, uint64_t offset, uint64_t b0, u
 }
 #endif
 
-static_assert(kTile % (4 * kBlocksPerStep) == 0 && kTile % 8 == 0, "a tile holds whole steps and bytes");
+static_assert(kTile % (4 * kBlocksPerStep) == 0 && kTile % 8 == 0 && kBitsTile % 8 == 0,
+              "tiles hold whole steps and whole mask bytes");
+
+// Words of the tile of units [first, first + n), n <= kTile; words[0] belongs to unit first & ~3.
+inline void tile_words(const RoundKeys& keys, uint64_t offset, uint64_t first, int64_t n, uint32_t* words) {
+  const int64_t span = static_cast<int64_t>(first & 3u) + n;
+  for (int64_t k = 0; k < span; k += 4 * kBlocksPerStep) {
+    stream_blocks(keys, offset, (first >> 2) + static_cast<uint64_t>(k / 4), words + k);
+  }
+}
 
 // Words of units [first, first + n) into words[0, n).
 void stream_words(uint64_t seed, uint64_t offset, uint64_t first, int64_t n, uint32_t* words) {
+  const RoundKeys keys = round_keys(seed);
   alignas(64) uint32_t tile[4 * kBlocksPerStep];
   const uint64_t skew = first & 3u;
   int64_t done = 0;
   uint64_t b = first >> 2;
-  const RoundKeys keys = round_keys(seed);
   while (done < n) {
     stream_blocks(keys, offset, b, tile);
     const int64_t start = done == 0 ? static_cast<int64_t>(skew) : 0;
@@ -139,14 +153,6 @@ void stream_words(uint64_t seed, uint64_t offset, uint64_t first, int64_t n, uin
     memcpy(words + done, tile + start, static_cast<size_t>(take) * sizeof(uint32_t));
     done += take;
     b += kBlocksPerStep;
-  }
-}
-
-// Words of the tile of units [first, first + n), n <= kTile; words[0] belongs to unit first & ~3.
-inline void tile_words(const RoundKeys& keys, uint64_t offset, uint64_t first, int64_t n, uint32_t* words) {
-  const int64_t span = static_cast<int64_t>(first & 3u) + n;
-  for (int64_t k = 0; k < span; k += 4 * kBlocksPerStep) {
-    stream_blocks(keys, offset, (first >> 2) + static_cast<uint64_t>(k / 4), words + k);
   }
 }
 
@@ -218,9 +224,9 @@ void backward_bits(const void* dy, void* dx, int64_t n, const DropoutParams& par
   const T* g = static_cast<const T*>(dy);
   T* out = static_cast<T*>(dx);
   const C scale = scale_of(params, C{});
-  alignas(64) uint8_t keep[kTile];
-  for (int64_t t = 0; t < n; t += kTile) {
-    const int64_t len = n - t < kTile ? n - t : kTile;
+  alignas(64) uint8_t keep[kBitsTile];
+  for (int64_t t = 0; t < n; t += kBitsTile) {
+    const int64_t len = n - t < kBitsTile ? n - t : kBitsTile;
     for (int64_t j = 0; j < (len + 7) / 8; ++j) unpack8(mask_bits[t / 8 + j], keep + 8 * j);
     for (int64_t i = 0; i < len; ++i) out[t + i] = dropout_element(g[t + i], keep[i] != 0, scale);
   }
