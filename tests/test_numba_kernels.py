@@ -1,0 +1,267 @@
+"""The Numba mirror (fastdrop._numba_kernels) alone, against a slow, obviously-correct reference
+written here: Python integers for Philox, NumPy for the float rounding. No native module needed."""
+
+from __future__ import annotations
+
+import functools
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("numba", reason="numba is not installed: the Numba backend is optional")
+
+from fastdrop import _numba_kernels as nk  # noqa: E402
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+needs_data = pytest.mark.skipif(
+    not SHARED_DATA.is_dir(), reason=f"known-answer data not found at {SHARED_DATA} (shared/data)"
+)
+
+DTYPES = ("float16", "bfloat16", "float32", "float64")
+# np.uint16 holds bfloat16 as raw bits, as the module's interface expects.
+STORAGE = {"float16": np.float16, "bfloat16": np.uint16, "float32": np.float32, "float64": np.float64}
+BITS = {"float16": np.uint16, "bfloat16": np.uint16, "float32": np.uint32, "float64": np.uint64}
+SIZES = (0, 1, 3, 7, 8, 9, 1000, 33000)
+PS = (0.0, 0.1, 0.5, 0.9, 1.0)
+SEED, OFFSET = 0x0123456789ABCDEF, 2**63 + 5
+MASK32 = 0xFFFFFFFF
+
+
+# ---- reference ------------------------------------------------------------------------------
+
+
+def ref_philox(ctr, key):
+    """Philox4x32-10 as Random123 defines it, in Python integers."""
+    c0, c1, c2, c3 = ctr
+    k0, k1 = key
+    for _ in range(10):
+        p0, p1 = 0xD2511F53 * c0, 0xCD9E8D57 * c2
+        c0, c1, c2, c3 = (p1 >> 32) ^ c1 ^ k0, p1 & MASK32, (p0 >> 32) ^ c3 ^ k1, p0 & MASK32
+        k0, k1 = (k0 + 0x9E3779B9) & MASK32, (k1 + 0xBB67AE85) & MASK32
+    return c0, c1, c2, c3
+
+
+@functools.lru_cache(maxsize=None)
+def ref_words(seed, offset, first, n):
+    """Word of unit u = first .. first + n - 1: word u % 4 of block u // 4."""
+    out = np.empty(n, np.uint32)
+    for i in range(n):
+        u = first + i
+        if i == 0 or u % 4 == 0:
+            b = u // 4
+            block = ref_philox((b & MASK32, b >> 32, offset & MASK32, offset >> 32), (seed & MASK32, seed >> 32))
+        out[i] = block[u % 4]
+    return out
+
+
+def ref_keep(n, p, seed, offset):
+    if p == 1.0:
+        return np.zeros(n, np.bool_)
+    return ref_words(seed, offset, 0, n) >= math.floor(p * 2**32)
+
+
+def f32_to_bf16_bits(y32):
+    """Round to nearest even by its definition, on the integer bits; NaN -> quiet NaN, same sign."""
+    u = y32.view(np.uint32).astype(np.uint64)
+    high, low = u >> 16, u & 0xFFFF
+    up = (low > 0x8000) | ((low == 0x8000) & (high & 1 == 1))
+    nan = (u & 0x7FFFFFFF) > 0x7F800000
+    return np.where(nan, high | 0x40, high + up).astype(np.uint16)
+
+
+@np.errstate(over="ignore", invalid="ignore")
+def ref_apply(dtype, x, keep, p):
+    """keep ? x * s : 0 in the compute type, rounded once to the storage type (its bits)."""
+    s = 0.0 if p == 1.0 else 1.0 / (1.0 - p)
+    if dtype == "float64":
+        return np.where(keep, x * np.float64(s), 0.0).view(np.uint64)
+    if dtype == "float32":
+        return np.where(keep, x * np.float32(s), np.float32(0)).view(np.uint32)
+    if dtype == "bfloat16":
+        wide = (x.astype(np.uint32) << 16).view(np.float32)
+        return f32_to_bf16_bits(np.where(keep, wide * np.float32(s), np.float32(0)))
+    y32 = np.where(keep, x.astype(np.float32) * np.float32(s), np.float32(0))
+    # NumPy rounds to nearest even; the contract's NaN is the quiet 0x7e00 with the sign kept.
+    nan = np.uint16(0x7E00) | ((y32.view(np.uint32) >> 16) & 0x8000).astype(np.uint16)
+    return np.where(np.isnan(y32), nan, y32.astype(np.float16).view(np.uint16))
+
+
+def random_values(dtype, n, seed=1):
+    """Uniformly random bit patterns: every class of value, NaN, inf and subnormals included."""
+    bits = np.random.default_rng(seed).integers(0, 2**64, n, dtype=np.uint64, endpoint=False)
+    return bits.astype(BITS[dtype]).view(STORAGE[dtype])
+
+
+def bits_of(a):
+    return a.view(np.dtype(f"u{a.dtype.itemsize}"))
+
+
+@pytest.fixture
+def threads_restored():
+    yield
+    nk.set_num_threads(0)
+
+
+# ---- Philox and the stream ------------------------------------------------------------------
+
+
+def read_hex_rows(name):
+    lines = (SHARED_DATA / name).read_text().splitlines()
+    return [[int(v, 16) for v in line.split()] for line in lines if line.strip() and not line.startswith("#")]
+
+
+@needs_data
+def test_philox_known_answers():
+    rows = read_hex_rows("philox4x32_10_kat.txt")
+    assert rows
+    for row in rows:
+        assert ref_philox(row[0:4], row[4:6]) == tuple(row[6:10])
+        got = nk.philox4x32_10(*(np.uint64(v) for v in row[0:6]))
+        assert tuple(int(v) for v in got) == tuple(row[6:10])
+
+
+@needs_data
+def test_stream_vectors():
+    rows = read_hex_rows("stream_vectors.txt")
+    assert rows
+    for seed, offset, unit, word in rows:
+        assert ref_words(seed, offset, unit, 1)[0] == word
+        assert nk.stream_word(np.uint64(seed), np.uint64(offset), np.uint64(unit)) == word
+        one = np.empty(1, np.uint32)
+        nk.stream_words(seed, offset, unit, one)
+        assert one[0] == word
+
+
+@pytest.mark.parametrize("first", [0, 1, 2, 3, 5, 2**32 - 3, 2**34 - 5, 2**63 + 1, 2**64 - 37])
+def test_stream_words_match_reference(first):
+    words = np.empty(37, np.uint32)
+    nk.stream_words(SEED, OFFSET, first, words)
+    np.testing.assert_array_equal(words, ref_words(SEED, OFFSET, first, 37))
+
+
+def test_stream_words_across_chunks_from_an_unaligned_unit():
+    n = 2 * nk.CHUNK + 1000
+    words = np.empty(n, np.uint32)
+    nk.stream_words(SEED, OFFSET, 3, words)
+    np.testing.assert_array_equal(words, ref_words(SEED, OFFSET, 3, n))
+    empty = np.empty(0, np.uint32)
+    nk.stream_words(SEED, OFFSET, 3, empty)
+
+
+# ---- forward and backward -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("p", PS)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_forward_matches_reference(dtype, p):
+    for n in SIZES:
+        x = random_values(dtype, n)
+        x_before = x.copy()
+        y = np.empty_like(x)
+        mask_bits = np.full((n + 7) // 8, 0xA5, np.uint8)
+        mask_bytes = np.empty(n, np.bool_)
+        nk.forward(dtype, x, y, p, SEED, OFFSET, mask_bits=mask_bits, mask_bytes=mask_bytes)
+        keep = ref_keep(n, p, SEED, OFFSET)
+        np.testing.assert_array_equal(bits_of(y), ref_apply(dtype, x, keep, p), err_msg=f"n={n}")
+        np.testing.assert_array_equal(mask_bytes, keep)
+        # Bits past n in the last byte are 0.
+        np.testing.assert_array_equal(mask_bits, np.packbits(keep, bitorder="little"))
+        np.testing.assert_array_equal(bits_of(x), bits_of(x_before))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_masks_do_not_change_the_output(dtype):
+    n = 33000
+    x = random_values(dtype, n, seed=2)
+    plain = np.empty_like(x)
+    nk.forward(dtype, x, plain, 0.5, SEED, OFFSET)
+    for masks in ({"mask_bits": np.empty((n + 7) // 8, np.uint8)}, {"mask_bytes": np.empty(n, np.bool_)}):
+        y = np.empty_like(x)
+        nk.forward(dtype, x, y, 0.5, SEED, OFFSET, **masks)
+        np.testing.assert_array_equal(bits_of(y), bits_of(plain))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_in_place(dtype):
+    for n in (9, 33000):
+        x = random_values(dtype, n, seed=3)
+        expected = np.empty_like(x)
+        nk.forward(dtype, x, expected, 0.1, SEED, OFFSET)
+        nk.forward(dtype, x, x, 0.1, SEED, OFFSET)
+        np.testing.assert_array_equal(bits_of(x), bits_of(expected))
+
+
+@pytest.mark.parametrize("p", PS)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_backward_bits_matches_reference(dtype, p):
+    rng = np.random.default_rng(4)
+    for n in SIZES:
+        dy = random_values(dtype, n, seed=5)
+        # Random bits, those past n included: they must be ignored.
+        mask_bits = rng.integers(0, 256, (n + 7) // 8, dtype=np.uint8)
+        keep = np.unpackbits(mask_bits, bitorder="little")[:n].astype(np.bool_)
+        dx = np.empty_like(dy)
+        nk.backward_bits(dtype, dy, dx, p, mask_bits)
+        np.testing.assert_array_equal(bits_of(dx), ref_apply(dtype, dy, keep, p), err_msg=f"n={n}")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_backward_of_forward_bits_is_forward_of_the_gradient(dtype):
+    n = 33000
+    x, dy = random_values(dtype, n, seed=6), random_values(dtype, n, seed=7)
+    y, mask_bits = np.empty_like(x), np.empty((n + 7) // 8, np.uint8)
+    nk.forward(dtype, x, y, 0.5, SEED, OFFSET, mask_bits=mask_bits)
+    dx, recomputed = np.empty_like(dy), np.empty_like(dy)
+    nk.backward_bits(dtype, dy, dx, 0.5, mask_bits)
+    nk.forward(dtype, dy, recomputed, 0.5, SEED, OFFSET)
+    np.testing.assert_array_equal(bits_of(dx), bits_of(recomputed))
+
+
+# ---- threads and errors ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_thread_counts_give_identical_bits(dtype, threads_restored):
+    n = 5 * nk.CHUNK + 13
+    x = random_values(dtype, n, seed=8)
+    results = []
+    for threads in (1, 2):
+        nk.set_num_threads(threads)
+        y, bits, words = np.empty_like(x), np.empty((n + 7) // 8, np.uint8), np.empty(n, np.uint32)
+        nk.forward(dtype, x, y, 0.5, SEED, OFFSET, mask_bits=bits)
+        dx = np.empty_like(x)
+        nk.backward_bits(dtype, x, dx, 0.5, bits)
+        nk.stream_words(SEED, OFFSET, 1, words)
+        results.append((bits_of(y), bits, bits_of(dx), words))
+    for one, two in zip(*results):
+        np.testing.assert_array_equal(one, two)
+
+
+def test_thread_count_setting(threads_restored):
+    import numba
+
+    nk.set_num_threads(1)
+    assert nk.get_num_threads() == 1
+    nk.set_num_threads(0)
+    assert nk.get_num_threads() == numba.config.NUMBA_NUM_THREADS
+    with pytest.raises(ValueError):
+        nk.set_num_threads(-1)
+
+
+def test_wrong_sizes_raise_and_touch_nothing():
+    x = np.arange(10, dtype=np.float32)
+    y = np.zeros(10, np.float32)
+    with pytest.raises(ValueError, match="out"):
+        nk.forward("float32", x, np.zeros(9, np.float32), 0.5, 1, 2)
+    with pytest.raises(ValueError, match="mask_bits"):
+        nk.forward("float32", x, y, 0.5, 1, 2, mask_bits=np.zeros(1, np.uint8))
+    with pytest.raises(ValueError, match="mask_bytes"):
+        nk.forward("float32", x, y, 0.5, 1, 2, mask_bytes=np.zeros(11, np.bool_))
+    with pytest.raises(ValueError, match="mask_bits"):
+        nk.backward_bits("float32", x, y, 0.5, np.zeros(3, np.uint8))
+    with pytest.raises(ValueError, match="out"):
+        nk.backward_bits("float32", x, np.zeros(11, np.float32), 0.5, np.zeros(2, np.uint8))
+    assert not y.any()
+    np.testing.assert_array_equal(x, np.arange(10, dtype=np.float32))
