@@ -38,6 +38,22 @@ def dropout_forward(x: torch.Tensor, p: float, seed: int, offset: int, draw: boo
     return _like_input(y, x), saved
 
 
+def dropout_no_grad(x: torch.Tensor, p: float, seed: int, offset: int, draw: bool, inplace: bool
+                    ) -> torch.Tensor:
+    """Forward with nothing kept for backward (no autograd to feed), in place when asked."""
+    dtype = kernel_dtype(x, "input")
+    if draw:
+        seed, offset = draw_seed(x.device), 0
+    if inplace and x.is_contiguous():
+        _bridge.forward(dtype, x, x, p, to_unsigned(seed), to_unsigned(offset))
+        return x
+    src = x.contiguous()
+    y = torch.empty_like(src)
+    _bridge.forward(dtype, src, y, p, to_unsigned(seed), to_unsigned(offset))
+    y = _like_input(y, x)
+    return x.copy_(y) if inplace else y
+
+
 def dropout_backward(grad: torch.Tensor, saved: torch.Tensor, p: float, mask_mode: str) -> torch.Tensor:
     """The backward kernel call behind both the custom op and the eager autograd.Function."""
     dtype = kernel_dtype(grad, "grad")

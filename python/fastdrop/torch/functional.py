@@ -6,7 +6,7 @@ import torch
 
 from .._checks import check_p
 from ._bridge import check_device, kernel_dtype, resolve_seed, to_signed
-from ._ops import MASK_MODES, DropoutFunction, dropout_op
+from ._ops import MASK_MODES, DropoutFunction, dropout_no_grad, dropout_op
 
 # Which saved state each device's backward is fastest with (see bench/): on the CPU the Philox
 # stream costs more than reading one bit per element back.
@@ -39,10 +39,13 @@ def dropout(input: torch.Tensor, p: float = 0.5, training: bool = True, inplace:
     mask_mode = _mask_mode(mask_mode, input.device)
     resolved = resolve_seed(seed, offset, generator, input.device)
     seed_i, offset_i = (0, 0) if resolved is None else (to_signed(resolved[0]), to_signed(resolved[1]))
+    draw = resolved is None
     if torch.compiler.is_compiling():
-        y, _ = dropout_op(input, p, seed_i, offset_i, resolved is None, mask_mode)
+        y, _ = dropout_op(input, p, seed_i, offset_i, draw, mask_mode)
+    elif input.requires_grad and torch.is_grad_enabled():
+        y = DropoutFunction.apply(input, p, seed_i, offset_i, draw, mask_mode)
     else:
-        y = DropoutFunction.apply(input, p, seed_i, offset_i, resolved is None, mask_mode)
+        return dropout_no_grad(input, p, seed_i, offset_i, draw, inplace)
     if inplace:
         # As torch: the input is overwritten and returned; autograd raises for leaves that
         # require grad and tracks the version of the rest.
