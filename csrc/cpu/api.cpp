@@ -10,6 +10,8 @@ namespace {
 constexpr int64_t kChunk = 1 << 15;
 // Below this many units a call stays on the calling thread: waking threads costs more.
 constexpr int64_t kParallelMin = 1 << 16;
+// Dimensions a broadcast apply takes; callers merge adjacent dimensions of the same kind first.
+constexpr int kMaxDims = 16;
 
 bool valid_p(double p) { return !isnan(p) && p >= 0.0 && p <= 1.0; }
 bool valid_dtype(fastdrop_dtype dtype) {
@@ -120,6 +122,105 @@ fastdrop_status fastdrop_dropout_backward_bits(fastdrop_dtype dtype, const void*
   for_each_chunk(n, [&](int64_t start, int64_t len) {
     backward(static_cast<const char*>(dy) + start * size, static_cast<char*>(dx) + start * size,
              len, params, mask_bits + start / 8);
+  });
+  return FASTDROP_SUCCESS;
+}
+
+fastdrop_status fastdrop_dropout_mask_bits(int64_t n, double p, uint64_t seed, uint64_t offset,
+                                           uint8_t* mask_bits) {
+  if (n < 0 || !valid_p(p)) return FASTDROP_ERROR_INVALID_VALUE;
+  if (n > 0 && !mask_bits) return FASTDROP_ERROR_NULL_POINTER;
+  const fastdrop::cpu::KernelTable* kernels = fastdrop::cpu::active_kernels();
+  if (!kernels) return FASTDROP_ERROR_ISA_UNAVAILABLE;
+  const fastdrop::DropoutParams params = fastdrop::make_dropout_params(p, seed, offset);
+  for_each_chunk(n, [&](int64_t start, int64_t len) {
+    kernels->mask_bits(static_cast<uint64_t>(start), len, params, mask_bits + start / 8);
+  });
+  return FASTDROP_SUCCESS;
+}
+
+fastdrop_status fastdrop_apply_mask_bits(fastdrop_apply_kind kind, fastdrop_dtype dtype, const void* x,
+                                         void* y, int ndim, const int64_t* shape,
+                                         const int64_t* unit_strides, double p,
+                                         const uint8_t* unit_bits) {
+  if (kind < FASTDROP_APPLY_DROPOUT || kind > FASTDROP_APPLY_ALPHA_GRAD) return FASTDROP_ERROR_INVALID_VALUE;
+  if (!valid_dtype(dtype)) return FASTDROP_ERROR_UNSUPPORTED_DTYPE;
+  if (ndim < 1 || ndim > kMaxDims || !valid_p(p)) return FASTDROP_ERROR_INVALID_VALUE;
+  if (!shape || !unit_strides) return FASTDROP_ERROR_NULL_POINTER;
+  int64_t n = 1;
+  for (int d = 0; d < ndim; ++d) {
+    if (shape[d] < 0 || unit_strides[d] < 0) return FASTDROP_ERROR_INVALID_VALUE;
+    n *= shape[d];
+  }
+  if (n > 0 && (!x || !y || !unit_bits)) return FASTDROP_ERROR_NULL_POINTER;
+  const fastdrop::cpu::ApplyRowTable* rows = fastdrop::cpu::active_apply_rows();
+  if (!rows) return FASTDROP_ERROR_ISA_UNAVAILABLE;
+  fastdrop::DropoutParams params = fastdrop::make_dropout_params(p, 0, 0);
+  const fastdrop::AlphaParams alpha = fastdrop::make_alpha_params(p);
+  if (kind == FASTDROP_APPLY_ALPHA_GRAD) {
+    params.scale_f32 = alpha.f32.a;
+    params.scale_f64 = alpha.f64.a;
+  }
+  const fastdrop::cpu::ApplyRowFn apply =
+      kind == FASTDROP_APPLY_ALPHA ? rows->alpha[dtype] : rows->dropout[dtype];
+  const size_t size = dtype_size(dtype);
+  const int64_t row = shape[ndim - 1];
+  for_each_chunk(n, [&](int64_t start, int64_t len) {
+    // Walk the chunk row segment by row segment, tracking the index of its first element.
+    int64_t index[kMaxDims];
+    int64_t rest = start;
+    for (int d = ndim - 1; d >= 0; --d) {
+      index[d] = shape[d] ? rest % shape[d] : 0;
+      rest = shape[d] ? rest / shape[d] : 0;
+    }
+    for (int64_t pos = start; pos < start + len;) {
+      uint64_t unit = 0;
+      for (int d = 0; d < ndim; ++d) unit += static_cast<uint64_t>(index[d] * unit_strides[d]);
+      const int64_t in_row = row - index[ndim - 1];
+      const int64_t seg = in_row < start + len - pos ? in_row : start + len - pos;
+      apply(static_cast<const char*>(x) + pos * size, static_cast<char*>(y) + pos * size, seg, unit,
+            unit_strides[ndim - 1], unit_bits, params, alpha);
+      pos += seg;
+      index[ndim - 1] += seg;
+      for (int d = ndim - 1; d > 0 && index[d] == shape[d]; --d) {
+        index[d] = 0;
+        ++index[d - 1];
+      }
+    }
+  });
+  return FASTDROP_SUCCESS;
+}
+
+fastdrop_status fastdrop_alpha_dropout_forward(fastdrop_dtype dtype, const void* x, void* y, int64_t n,
+                                               double p, uint64_t seed, uint64_t offset,
+                                               uint8_t* mask_bits) {
+  const fastdrop_status status = check_common(dtype, x, y, n, p);
+  if (status != FASTDROP_SUCCESS) return status;
+  const fastdrop::DropoutParams params = fastdrop::make_dropout_params(p, seed, offset);
+  const fastdrop::AlphaParams alpha = fastdrop::make_alpha_params(p);
+  const fastdrop::cpu::AlphaForwardFn forward = fastdrop::cpu::active_kernels()->alpha_forward[dtype];
+  const size_t size = dtype_size(dtype);
+  for_each_chunk(n, [&](int64_t start, int64_t len) {
+    forward(static_cast<const char*>(x) + start * size, static_cast<char*>(y) + start * size,
+            static_cast<uint64_t>(start), len, params, alpha, mask_bits ? mask_bits + start / 8 : nullptr);
+  });
+  return FASTDROP_SUCCESS;
+}
+
+fastdrop_status fastdrop_alpha_dropout_backward(fastdrop_dtype dtype, const void* dy, void* dx,
+                                                int64_t n, double p, uint64_t seed, uint64_t offset) {
+  const fastdrop_status status = check_common(dtype, dy, dx, n, p);
+  if (status != FASTDROP_SUCCESS) return status;
+  // The backward is dropout's with the scale a in place of 1 / (1 - p).
+  fastdrop::DropoutParams params = fastdrop::make_dropout_params(p, seed, offset);
+  const fastdrop::AlphaParams alpha = fastdrop::make_alpha_params(p);
+  params.scale_f32 = alpha.f32.a;
+  params.scale_f64 = alpha.f64.a;
+  const fastdrop::cpu::ForwardFn forward = fastdrop::cpu::active_kernels()->forward[dtype];
+  const size_t size = dtype_size(dtype);
+  for_each_chunk(n, [&](int64_t start, int64_t len) {
+    forward(static_cast<const char*>(dy) + start * size, static_cast<char*>(dx) + start * size,
+            static_cast<uint64_t>(start), len, params, nullptr, nullptr);
   });
   return FASTDROP_SUCCESS;
 }

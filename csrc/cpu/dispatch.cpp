@@ -66,6 +66,19 @@ const KernelTable* active_kernels() {
   return nullptr;
 }
 
+const ApplyRowTable* active_apply_rows() {
+  init_isa();
+  switch (g_isa.load()) {
+    case FASTDROP_ISA_SCALAR:
+      return &scalar::apply_rows();
+    case FASTDROP_ISA_AVX2:
+      return &avx2::apply_rows();
+    case FASTDROP_ISA_AVX512:
+      return &avx512::apply_rows();
+  }
+  return nullptr;
+}
+
 int num_threads() {
   const int threads = g_threads.load();
   return threads > 0 ? threads : omp_get_max_threads();

@@ -8,6 +8,7 @@
 #include <immintrin.h>
 #endif
 
+#include "element_ops.h"
 #include "kernel_table.h"
 
 #ifndef FASTDROP_ISA
@@ -170,13 +171,12 @@ inline void unpack8(uint8_t byte, uint8_t* keep) {
   memcpy(keep, &v, 8);
 }
 
-template <class T, bool kBits, bool kBytes>
-void forward_tiles(const T* x, T* y, uint64_t first, int64_t n, const DropoutParams& call,
+// The fused forward: words of a tile, keep decisions, op on each element, masks if asked for.
+template <class T, class Op, bool kBits, bool kBytes>
+void forward_tiles(const T* x, T* y, uint64_t first, int64_t n, const DropoutParams& call, Op op,
                    uint8_t* mask_bits, bool* mask_bytes) {
   // A local copy: stores through y cannot alias it, so the element loop vectorises.
   const DropoutParams params = call;
-  using C = typename ComputeType<T>::type;
-  const C scale = scale_of(params, C{});
   const RoundKeys keys = round_keys(params.seed);
   alignas(64) uint32_t words[kTile + 4 * kBlocksPerStep];
   alignas(64) uint8_t keep[kTile];
@@ -185,7 +185,9 @@ void forward_tiles(const T* x, T* y, uint64_t first, int64_t n, const DropoutPar
     const uint64_t unit = first + static_cast<uint64_t>(t);
     tile_words(keys, params.offset, unit, len, words);
     const uint32_t* w = words + (unit & 3u);
-    for (int64_t i = 0; i < len; ++i) y[t + i] = dropout_element(x[t + i], keeps(w[i], params), scale);
+    if (x) {
+      for (int64_t i = 0; i < len; ++i) y[t + i] = op(x[t + i], keeps(w[i], params));
+    }
     if (!kBits && !kBytes) continue;
     for (int64_t i = 0; i < len; ++i) keep[i] = keeps(w[i], params);
     if (kBytes) memcpy(mask_bytes + t, keep, static_cast<size_t>(len));
@@ -201,20 +203,38 @@ void forward_tiles(const T* x, T* y, uint64_t first, int64_t n, const DropoutPar
   }
 }
 
-template <class T>
-void forward(const void* x, void* y, uint64_t first, int64_t n, const DropoutParams& params,
-             uint8_t* mask_bits, bool* mask_bytes) {
+template <class T, class Op>
+void forward_with(const void* x, void* y, uint64_t first, int64_t n, const DropoutParams& params, Op op,
+                  uint8_t* mask_bits, bool* mask_bytes) {
   const T* xs = static_cast<const T*>(x);
   T* ys = static_cast<T*>(y);
   if (mask_bits && mask_bytes) {
-    forward_tiles<T, true, true>(xs, ys, first, n, params, mask_bits, mask_bytes);
+    forward_tiles<T, Op, true, true>(xs, ys, first, n, params, op, mask_bits, mask_bytes);
   } else if (mask_bits) {
-    forward_tiles<T, true, false>(xs, ys, first, n, params, mask_bits, nullptr);
+    forward_tiles<T, Op, true, false>(xs, ys, first, n, params, op, mask_bits, nullptr);
   } else if (mask_bytes) {
-    forward_tiles<T, false, true>(xs, ys, first, n, params, nullptr, mask_bytes);
+    forward_tiles<T, Op, false, true>(xs, ys, first, n, params, op, nullptr, mask_bytes);
   } else {
-    forward_tiles<T, false, false>(xs, ys, first, n, params, nullptr, nullptr);
+    forward_tiles<T, Op, false, false>(xs, ys, first, n, params, op, nullptr, nullptr);
   }
+}
+
+template <class T>
+void forward(const void* x, void* y, uint64_t first, int64_t n, const DropoutParams& params,
+             uint8_t* mask_bits, bool* mask_bytes) {
+  forward_with<T>(x, y, first, n, params, dropout_op<T>(params, AlphaParams{}), mask_bits, mask_bytes);
+}
+
+template <class T>
+void alpha_forward(const void* x, void* y, uint64_t first, int64_t n, const DropoutParams& params,
+                   const AlphaParams& alpha, uint8_t* mask_bits) {
+  forward_with<T>(x, y, first, n, params, alpha_op<T>(params, alpha), mask_bits, nullptr);
+}
+
+// Keep bits alone: the tile loop with no data.
+void mask_bits(uint64_t first, int64_t n, const DropoutParams& params, uint8_t* bits) {
+  forward_tiles<float, DropoutOp<float>, true, false>(nullptr, nullptr, first, n, params, DropoutOp<float>{0.0f},
+                                                      bits, nullptr);
 }
 
 template <class T>
@@ -240,6 +260,9 @@ const KernelTable& kernels() {
       {forward<float16_bits>, forward<bfloat16_bits>, forward<float>, forward<double>},
       {backward_bits<float16_bits>, backward_bits<bfloat16_bits>, backward_bits<float>,
        backward_bits<double>},
+      mask_bits,
+      {alpha_forward<float16_bits>, alpha_forward<bfloat16_bits>, alpha_forward<float>,
+       alpha_forward<double>},
   };
   return table;
 }

@@ -63,6 +63,38 @@ fastdrop_status fastdrop_dropout_backward(fastdrop_dtype dtype, const void* dy, 
 fastdrop_status fastdrop_dropout_backward_bits(fastdrop_dtype dtype, const void* dy, void* dx,
                                                int64_t n, double p, const uint8_t* mask_bits);
 
+/* Keep bits alone for units [0, n) of call (seed, offset): bit i & 7 of byte i >> 3 (ceil(n / 8)
+ * bytes, bits past n are 0). The units of broadcast dropout (a noise shape, one unit per channel
+ * for spatial dropout, per sample for stochastic depth) are drawn with it. */
+fastdrop_status fastdrop_dropout_mask_bits(int64_t n, double p, uint64_t seed, uint64_t offset,
+                                           uint8_t* mask_bits);
+
+/* What fastdrop_apply_mask_bits does with an element x of a unit whose keep bit is k. */
+typedef enum fastdrop_apply_kind {
+  FASTDROP_APPLY_DROPOUT = 0,   /* k ? x / (1 - p) : 0: dropout forward and backward */
+  FASTDROP_APPLY_ALPHA = 1,     /* k ? a x + a alpha p : a alpha (p - 1): alpha dropout forward */
+  FASTDROP_APPLY_ALPHA_GRAD = 2 /* k ? a x : 0: alpha dropout backward */
+} fastdrop_apply_kind;
+
+/* y = kind(x, keep bit of the element's unit) for a contiguous array x of `ndim` dimensions
+ * `shape` (row-major), where the element at index (i_0, ..., i_{ndim-1}) belongs to unit
+ * sum_d i_d * unit_strides[d] (a stride of 0 broadcasts the mask along that dimension), and the
+ * keep bits of the units are read from unit_bits as fastdrop_dropout_mask_bits writes them. The
+ * caller passes a unit_bits buffer that covers every unit reached. 1 <= ndim <= 16. y may equal x. */
+fastdrop_status fastdrop_apply_mask_bits(fastdrop_apply_kind kind, fastdrop_dtype dtype, const void* x,
+                                         void* y, int ndim, const int64_t* shape,
+                                         const int64_t* unit_strides, double p,
+                                         const uint8_t* unit_bits);
+
+/* Alpha dropout (PyTorch's constants), fused like fastdrop_dropout_forward; mask_bits optional. */
+fastdrop_status fastdrop_alpha_dropout_forward(fastdrop_dtype dtype, const void* x, void* y, int64_t n,
+                                               double p, uint64_t seed, uint64_t offset,
+                                               uint8_t* mask_bits);
+
+/* Alpha dropout's backward, dx = keep ? a dy : 0, the mask regenerated from (seed, offset). */
+fastdrop_status fastdrop_alpha_dropout_backward(fastdrop_dtype dtype, const void* dy, void* dx,
+                                                int64_t n, double p, uint64_t seed, uint64_t offset);
+
 /* CPU ISA in use. The best the CPU supports unless FASTDROP_CPU_ISA (scalar, avx2, avx512) names
  * another at the first call; if that one is unknown or absent, kernels return
  * FASTDROP_ERROR_ISA_UNAVAILABLE until fastdrop_cpu_isa_set picks a supported one. */

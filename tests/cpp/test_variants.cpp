@@ -1,0 +1,144 @@
+// Keep bits, broadcast apply and alpha dropout through the C ABI against per-element references
+// built from philox.h and dropout_math.h, on every ISA present and several thread counts.
+#include <stdio.h>
+#include <string.h>
+
+#include <initializer_list>
+#include <vector>
+
+#include "check.h"
+#include "fastdrop/dropout_math.h"
+#include "fastdrop/fastdrop.h"
+
+using namespace fastdrop;
+
+namespace {
+
+bool reference_keep(uint64_t u, double p, uint64_t seed, uint64_t offset) {
+  return keeps(stream_word(seed, offset, u), make_dropout_params(p, seed, offset));
+}
+
+std::vector<float> make_input(int64_t n) {
+  std::vector<float> x(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) x[i] = static_cast<float>((i * 7919) % 201 - 100) * 0.37f;
+  return x;
+}
+
+void check_mask_bits(const char* isa) {
+  for (int64_t n : {0, 1, 9, 1000, 70001}) {
+    for (double p : {0.0, 0.3, 1.0}) {
+      std::vector<uint8_t> bits((n + 7) / 8, 0xFF);
+      CHECK(fastdrop_dropout_mask_bits(n, p, 3, 4, bits.data()) == FASTDROP_SUCCESS, "status");
+      for (int64_t u = 0; u < n; ++u) {
+        CHECK(((bits[u >> 3] >> (u & 7)) & 1) == reference_keep(u, p, 3, 4), "%s mask bit %lld p=%g", isa,
+              (long long)u, p);
+      }
+      if (n % 8) CHECK((bits[n / 8] >> (n % 8)) == 0, "bits past n are zero");
+    }
+  }
+}
+
+// Broadcast apply of every kind over a 4-D shape with several unit-stride patterns.
+void check_apply(const char* isa) {
+  const int64_t shape[4] = {3, 5, 7, 300};
+  const int64_t n = 3 * 5 * 7 * 300;
+  const std::vector<float> x = make_input(n);
+  // Unit strides for noise shapes (3, 1, 7, 1), (3, 5, 7, 300) and (1, 1, 1, 300), and a layout
+  // whose last dimension is not the fastest in unit space.
+  const int64_t patterns[][4] = {{7, 0, 1, 0}, {5 * 7 * 300, 7 * 300, 300, 1}, {0, 0, 0, 1}, {1, 0, 0, 3}};
+  const double p = 0.4;
+  const DropoutParams params = make_dropout_params(p, 0, 0);
+  const AlphaParams alpha = make_alpha_params(p);
+  for (const auto& strides : patterns) {
+    int64_t units = 1;
+    for (int d = 0; d < 4; ++d) units += (shape[d] - 1) * strides[d];
+    std::vector<uint8_t> bits((units + 7) / 8);
+    CHECK(fastdrop_dropout_mask_bits(units, p, 11, 12, bits.data()) == FASTDROP_SUCCESS, "status");
+    for (int kind = FASTDROP_APPLY_DROPOUT; kind <= FASTDROP_APPLY_ALPHA_GRAD; ++kind) {
+      std::vector<float> y(n);
+      CHECK(fastdrop_apply_mask_bits(fastdrop_apply_kind(kind), FASTDROP_FLOAT32, x.data(), y.data(), 4, shape,
+                                     strides, p, bits.data()) == FASTDROP_SUCCESS, "status");
+      int64_t i = 0;
+      for (int64_t a = 0; a < shape[0]; ++a)
+        for (int64_t b = 0; b < shape[1]; ++b)
+          for (int64_t c = 0; c < shape[2]; ++c)
+            for (int64_t e = 0; e < shape[3]; ++e, ++i) {
+              const uint64_t u = a * strides[0] + b * strides[1] + c * strides[2] + e * strides[3];
+              const bool keep = reference_keep(u, p, 11, 12);
+              const float want = kind == FASTDROP_APPLY_DROPOUT ? dropout_element(x[i], keep, params.scale_f32)
+                                 : kind == FASTDROP_APPLY_ALPHA ? alpha_dropout_element(x[i], keep, alpha.f32)
+                                                                : dropout_element(x[i], keep, alpha.f32.a);
+              CHECK(memcmp(&y[i], &want, 4) == 0, "%s kind %d element %lld", isa, kind, (long long)i);
+            }
+    }
+  }
+}
+
+void check_alpha(const char* isa) {
+  for (int64_t n : {0, 5, 4099, 70001}) {
+    const std::vector<float> x = make_input(n);
+    for (double p : {0.0, 0.2, 0.8, 1.0}) {
+      const DropoutParams params = make_dropout_params(p, 1, 2);
+      const AlphaParams alpha = make_alpha_params(p);
+      std::vector<float> y(n), dx(n), dx_bits(n);
+      std::vector<uint8_t> bits((n + 7) / 8);
+      CHECK(fastdrop_alpha_dropout_forward(FASTDROP_FLOAT32, x.data(), y.data(), n, p, 1, 2, bits.data()) ==
+                FASTDROP_SUCCESS, "status");
+      CHECK(fastdrop_alpha_dropout_backward(FASTDROP_FLOAT32, x.data(), dx.data(), n, p, 1, 2) == FASTDROP_SUCCESS,
+            "status");
+      const int64_t shape[1] = {n}, strides[1] = {1};
+      CHECK(fastdrop_apply_mask_bits(FASTDROP_APPLY_ALPHA_GRAD, FASTDROP_FLOAT32, x.data(), dx_bits.data(), 1, shape,
+                                     strides, p, bits.data()) == FASTDROP_SUCCESS, "status");
+      for (int64_t i = 0; i < n; ++i) {
+        const bool keep = keeps(stream_word(1, 2, i), params);
+        const float want = alpha_dropout_element(x[i], keep, alpha.f32);
+        const float grad = dropout_element(x[i], keep, alpha.f32.a);
+        CHECK(memcmp(&y[i], &want, 4) == 0, "%s alpha forward %lld p=%g", isa, (long long)i, p);
+        CHECK(memcmp(&dx[i], &grad, 4) == 0 && memcmp(&dx_bits[i], &grad, 4) == 0, "%s alpha backward %lld", isa,
+              (long long)i);
+        if (p == 1.0) CHECK(y[i] == 0.0f && dx[i] == 0.0f, "p = 1 gives zeros");
+      }
+    }
+  }
+}
+
+void check_errors() {
+  float x[4] = {1, 2, 3, 4}, y[4] = {};
+  uint8_t bits[1] = {0xFF};
+  const int64_t shape[1] = {4}, strides[1] = {1}, negative[1] = {-1};
+  CHECK(fastdrop_dropout_mask_bits(-1, 0.5, 0, 0, bits) == FASTDROP_ERROR_INVALID_VALUE, "n < 0");
+  CHECK(fastdrop_dropout_mask_bits(4, 2.0, 0, 0, bits) == FASTDROP_ERROR_INVALID_VALUE, "p > 1");
+  CHECK(fastdrop_dropout_mask_bits(4, 0.5, 0, 0, nullptr) == FASTDROP_ERROR_NULL_POINTER, "null bits");
+  CHECK(fastdrop_apply_mask_bits(fastdrop_apply_kind(9), FASTDROP_FLOAT32, x, y, 1, shape, strides, 0.5, bits) ==
+            FASTDROP_ERROR_INVALID_VALUE, "kind");
+  CHECK(fastdrop_apply_mask_bits(FASTDROP_APPLY_DROPOUT, FASTDROP_FLOAT32, x, y, 0, shape, strides, 0.5, bits) ==
+            FASTDROP_ERROR_INVALID_VALUE, "ndim 0");
+  CHECK(fastdrop_apply_mask_bits(FASTDROP_APPLY_DROPOUT, FASTDROP_FLOAT32, x, y, 1, shape, negative, 0.5, bits) ==
+            FASTDROP_ERROR_INVALID_VALUE, "negative stride");
+  CHECK(fastdrop_apply_mask_bits(FASTDROP_APPLY_DROPOUT, FASTDROP_FLOAT32, x, y, 1, shape, strides, 0.5, nullptr) ==
+            FASTDROP_ERROR_NULL_POINTER, "null unit bits");
+  CHECK(fastdrop_alpha_dropout_forward(FASTDROP_FLOAT32, x, y, 4, -1.0, 0, 0, nullptr) ==
+            FASTDROP_ERROR_INVALID_VALUE, "alpha p");
+  CHECK(y[0] == 0 && y[3] == 0 && bits[0] == 0xFF, "failed calls write nothing");
+}
+
+}  // namespace
+
+int main() {
+  check_errors();
+  for (int isa = FASTDROP_ISA_SCALAR; isa <= FASTDROP_ISA_AVX512; ++isa) {
+    const char* name = fastdrop_cpu_isa_name(fastdrop_cpu_isa(isa));
+    if (!fastdrop_cpu_isa_supported(fastdrop_cpu_isa(isa))) {
+      printf("skipped: %s not supported by this CPU\n", name);
+      continue;
+    }
+    fastdrop_cpu_isa_set(fastdrop_cpu_isa(isa));
+    for (int threads : {1, 2, 8}) {
+      fastdrop_set_num_threads(threads);
+      check_mask_bits(name);
+      check_apply(name);
+      check_alpha(name);
+    }
+  }
+  return finish("variants");
+}
