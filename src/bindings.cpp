@@ -7,6 +7,7 @@
 #include <cstring>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "fastdrop/fastdrop.h"
 
@@ -126,6 +127,75 @@ void backward_bits_raw(const std::string& dtype_name, uintptr_t dy, uintptr_t dx
   check(status);
 }
 
+fastdrop_apply_kind apply_kind_from_name(const std::string& name) {
+  if (name == "dropout") return FASTDROP_APPLY_DROPOUT;
+  if (name == "alpha") return FASTDROP_APPLY_ALPHA;
+  if (name == "alpha_grad") return FASTDROP_APPLY_ALPHA_GRAD;
+  throw py::value_error("kind: expected dropout, alpha or alpha_grad, got " + name);
+}
+
+void mask_bits(int64_t n, double p, uint64_t seed, uint64_t offset, const py::array& bits) {
+  if (n < 0) throw py::value_error("n: expected a count >= 0");
+  auto* out = static_cast<uint8_t*>(buffer(bits, "mask_bits", (n + 7) / 8, true));
+  fastdrop_status status;
+  {
+    py::gil_scoped_release release;
+    status = fastdrop_dropout_mask_bits(n, p, seed, offset, out);
+  }
+  check(status);
+}
+
+void apply_mask_bits(const std::string& kind_name, const std::string& dtype_name, const py::array& x,
+                     const py::array& y, const std::vector<int64_t>& shape, const std::vector<int64_t>& unit_strides,
+                     double p, const py::array& unit_bits) {
+  const fastdrop_apply_kind kind = apply_kind_from_name(kind_name);
+  const fastdrop_dtype dtype = dtype_from_name(dtype_name);
+  if (shape.size() != unit_strides.size()) throw py::value_error("unit_strides: expected one per dimension of shape");
+  check_items(x, dtype, "x");
+  const void* xp = buffer(x, "x", x.size() * item_size(dtype), false);
+  void* yp = buffer(y, "out", x.size() * item_size(dtype), true);
+  if (!(unit_bits.flags() & py::array::c_style)) throw py::value_error("unit_bits: must be C-contiguous");
+  const auto* bits = static_cast<const uint8_t*>(unit_bits.data());
+  fastdrop_status status;
+  {
+    py::gil_scoped_release release;
+    status = fastdrop_apply_mask_bits(kind, dtype, xp, yp, static_cast<int>(shape.size()), shape.data(),
+                                      unit_strides.data(), p, bits);
+  }
+  check(status);
+}
+
+void alpha_forward(const std::string& dtype_name, const py::array& x, const py::array& y, double p, uint64_t seed,
+                   uint64_t offset, std::optional<py::array> mask_bits) {
+  const fastdrop_dtype dtype = dtype_from_name(dtype_name);
+  check_items(x, dtype, "x");
+  const py::ssize_t n = x.size();
+  const void* xp = buffer(x, "x", n * item_size(dtype), false);
+  void* yp = buffer(y, "out", n * item_size(dtype), true);
+  auto* bits = mask_bits ? static_cast<uint8_t*>(buffer(*mask_bits, "mask_bits", (n + 7) / 8, true)) : nullptr;
+  fastdrop_status status;
+  {
+    py::gil_scoped_release release;
+    status = fastdrop_alpha_dropout_forward(dtype, xp, yp, n, p, seed, offset, bits);
+  }
+  check(status);
+}
+
+void alpha_backward(const std::string& dtype_name, const py::array& dy, const py::array& dx, double p, uint64_t seed,
+                    uint64_t offset) {
+  const fastdrop_dtype dtype = dtype_from_name(dtype_name);
+  check_items(dy, dtype, "grad");
+  const py::ssize_t n = dy.size();
+  const void* gp = buffer(dy, "grad", n * item_size(dtype), false);
+  void* dxp = buffer(dx, "out", n * item_size(dtype), true);
+  fastdrop_status status;
+  {
+    py::gil_scoped_release release;
+    status = fastdrop_alpha_dropout_backward(dtype, gp, dxp, n, p, seed, offset);
+  }
+  check(status);
+}
+
 void stream_words(uint64_t seed, uint64_t offset, uint64_t first, const py::array& words) {
   if (words.itemsize() != 4) throw py::type_error("words: expected a uint32 array");
   const py::ssize_t n = words.size();
@@ -150,6 +220,13 @@ PYBIND11_MODULE(_native, m) {
         py::arg("seed"), py::arg("offset"), py::arg("mask_bits") = 0, py::arg("mask_bytes") = 0);
   m.def("backward_bits_raw", &backward_bits_raw, py::arg("dtype"), py::arg("dy"), py::arg("dx"), py::arg("n"),
         py::arg("p"), py::arg("mask_bits"));
+  m.def("mask_bits", &mask_bits, py::arg("n"), py::arg("p"), py::arg("seed"), py::arg("offset"), py::arg("bits"));
+  m.def("apply_mask_bits", &apply_mask_bits, py::arg("kind"), py::arg("dtype"), py::arg("x"), py::arg("y"),
+        py::arg("shape"), py::arg("unit_strides"), py::arg("p"), py::arg("unit_bits"));
+  m.def("alpha_forward", &alpha_forward, py::arg("dtype"), py::arg("x"), py::arg("y"), py::arg("p"), py::arg("seed"),
+        py::arg("offset"), py::arg("mask_bits") = py::none());
+  m.def("alpha_backward", &alpha_backward, py::arg("dtype"), py::arg("dy"), py::arg("dx"), py::arg("p"),
+        py::arg("seed"), py::arg("offset"));
   m.def("stream_words", &stream_words, py::arg("seed"), py::arg("offset"), py::arg("first"), py::arg("words"));
   m.def("cpu_isa", [] { return std::string(fastdrop_cpu_isa_name(fastdrop_cpu_isa_active())); });
   m.def("set_cpu_isa", [](const std::string& name) {

@@ -81,3 +81,48 @@ def read_hex_rows(name: str) -> list[list[int]]:
             continue
         rows.append([int(tok, 16) for tok in line.replace("->", " ").split()])
     return rows
+
+
+ALPHA = 1.7580993408473766
+
+
+def alpha_constants(p: float, compute):
+    """PyTorch's alpha dropout constants in the compute type: (a, keep_add, drop_value)."""
+    if p >= 1.0:
+        return compute(0), compute(0), compute(0)
+    a = 1.0 / math.sqrt((ALPHA * ALPHA * p + 1.0) * (1.0 - p))
+    keep_add = compute(ALPHA * a * p)
+    return compute(a), keep_add, keep_add - compute(ALPHA * a)
+
+
+def compute_type(dtype):
+    return np.float64 if dtype == np.float64 else np.float32
+
+
+def to_compute(x: np.ndarray) -> np.ndarray:
+    if x.dtype.name == "bfloat16":
+        return (x.view(np.uint16).astype(np.uint32) << 16).view(np.float32)
+    return x.astype(compute_type(x.dtype))
+
+
+def from_compute(values: np.ndarray, dtype) -> np.ndarray:
+    if np.dtype(dtype).name == "bfloat16":
+        return bfloat16_bits_rne(values).view(dtype)
+    return values.astype(dtype)
+
+
+def apply_alpha(x: np.ndarray, keep: np.ndarray, p: float) -> np.ndarray:
+    """keep ? x * a + keep_add : drop_value in the compute type, rounded once to x's dtype."""
+    a, keep_add, drop = alpha_constants(p, compute_type(x.dtype))
+    values = to_compute(x)
+    return from_compute(np.where(keep, values * a + keep_add, drop), x.dtype)
+
+
+def apply_alpha_grad(grad: np.ndarray, keep: np.ndarray, p: float) -> np.ndarray:
+    a, _, _ = alpha_constants(p, compute_type(grad.dtype))
+    return from_compute(np.where(keep, to_compute(grad) * a, 0), grad.dtype)
+
+
+def broadcast_keep(shape, noise, p: float, seed: int, offset: int) -> np.ndarray:
+    """The keep mask of every element: the units' mask of the noise shape, broadcast."""
+    return np.broadcast_to(keep_mask(tuple(noise), p, seed, offset), tuple(shape))

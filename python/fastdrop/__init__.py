@@ -7,9 +7,11 @@ backend, ISA, thread count and device. See DESIGN.md in the repository for the c
 from __future__ import annotations
 
 from ._backend import backends, get_num_threads, set_cpu_isa, set_num_threads
+from ._dropconnect import dropconnect, dropconnect_linear, dropconnect_linear_backward
 from ._generator import Generator, default_generator, manual_seed
 from ._numpy_frontend import dropout_backward
-from . import _numpy_frontend
+from ._numpy_variants import alpha_dropout_backward
+from . import _numpy_frontend, _numpy_variants
 
 __version__ = "0.1.0"
 
@@ -17,8 +19,18 @@ __all__ = [
     "Generator",
     "backends",
     "default_generator",
+    "dropconnect",
+    "dropconnect_linear",
+    "dropconnect_linear_backward",
+    "alpha_dropout",
+    "alpha_dropout_backward",
     "dropout",
+    "dropout1d",
+    "dropout2d",
+    "dropout3d",
     "dropout_backward",
+    "feature_alpha_dropout",
+    "stochastic_depth",
     "get_num_threads",
     "manual_seed",
     "set_cpu_isa",
@@ -32,7 +44,7 @@ def _is_torch_tensor(x) -> bool:
 
 
 def dropout(x, p=0.5, *, training=True, seed=None, offset=None, generator=None, out=None,
-            return_mask=False, mask_format="bool"):
+            return_mask=False, mask_format="bool", noise_shape=None):
     """Inverted dropout: each element is zeroed with probability p, the rest scaled by 1/(1-p).
 
     x: a NumPy array (float16, ml_dtypes.bfloat16, float32, float64) of any shape and layout, or a
@@ -44,6 +56,9 @@ def dropout(x, p=0.5, *, training=True, seed=None, offset=None, generator=None, 
     out: an array of x's shape and dtype to write into (may be x itself).
     return_mask: also return the mask, as a bool array of x's shape (``mask_format='bool'``) or as
         packed bits (``'bits'``: bit i & 7 of byte i >> 3 for element i in row-major order).
+    noise_shape: Keras's broadcast dropout: one unit per element of noise_shape (each dimension 1
+        or x's size, None meaning x's size), the mask broadcast over the rest; the mask returned is
+        then that of the units.
     """
     if _is_torch_tensor(x):
         from .torch import functional
@@ -51,8 +66,35 @@ def dropout(x, p=0.5, *, training=True, seed=None, offset=None, generator=None, 
         if return_mask:
             raise TypeError("return_mask: supported for NumPy arrays; torch tensors keep their mask "
                             "for backward (fastdrop.torch.functional.dropout(mask_mode=...))")
-        y = functional.dropout(x, p, training, seed=seed, offset=offset, generator=generator)
+        y = functional.dropout(x, p, training, seed=seed, offset=offset, generator=generator,
+                               noise_shape=noise_shape)
         return y if out is None else out.copy_(y)
     return _numpy_frontend.dropout(x, p, training=training, seed=seed, offset=offset,
                                    generator=generator, out=out, return_mask=return_mask,
-                                   mask_format=mask_format)
+                                   mask_format=mask_format, noise_shape=noise_shape)
+
+
+def _numpy_or_torch(name: str, numpy_fn):
+    """A public variant: the NumPy implementation, or fastdrop.torch.functional's for tensors
+    (same keywords; out receives the result through Tensor.copy_)."""
+
+    def variant(x, p=0.5, *args, out=None, **kwargs):
+        if _is_torch_tensor(x):
+            from .torch import functional
+
+            kwargs.setdefault("training", True)
+            y = getattr(functional, name)(x, p, *args, **kwargs)
+            return y if out is None else out.copy_(y)
+        return numpy_fn(x, p, *args, out=out, **kwargs)
+
+    variant.__name__ = variant.__qualname__ = name
+    variant.__doc__ = numpy_fn.__doc__
+    return variant
+
+
+dropout1d = _numpy_or_torch("dropout1d", _numpy_variants.dropout1d)
+dropout2d = _numpy_or_torch("dropout2d", _numpy_variants.dropout2d)
+dropout3d = _numpy_or_torch("dropout3d", _numpy_variants.dropout3d)
+alpha_dropout = _numpy_or_torch("alpha_dropout", _numpy_variants.alpha_dropout)
+feature_alpha_dropout = _numpy_or_torch("feature_alpha_dropout", _numpy_variants.feature_alpha_dropout)
+stochastic_depth = _numpy_or_torch("stochastic_depth", _numpy_variants.stochastic_depth)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _backend
+from ._broadcast import check_noise_shape
 from ._checks import check_mask_format, check_p
 from ._generator import resolve_seed_offset
 
@@ -73,8 +74,14 @@ def _finish(result: np.ndarray, out):
 
 
 def dropout(x, p=0.5, *, training=True, seed=None, offset=None, generator=None, out=None,
-            return_mask=False, mask_format="bool"):
+            return_mask=False, mask_format="bool", noise_shape=None):
     """Inverted dropout of a NumPy array; see fastdrop.dropout."""
+    if noise_shape is not None:
+        from ._numpy_variants import masked
+
+        return masked(x, p, "dropout", lambda shape: check_noise_shape(noise_shape, shape), training=training,
+                      seed=seed, offset=offset, generator=generator, out=out, return_mask=return_mask,
+                      mask_format=mask_format)
     x = as_input_array(x, "x")
     dtype = kernel_dtype(x.dtype, "x")
     p = check_p(p)
@@ -103,9 +110,14 @@ def dropout(x, p=0.5, *, training=True, seed=None, offset=None, generator=None, 
     return y, bits if bits is not None else bytes_
 
 
-def dropout_backward(grad, p=0.5, *, seed=None, offset=None, mask=None, out=None):
+def dropout_backward(grad, p=0.5, *, seed=None, offset=None, mask=None, out=None, noise_shape=None):
     """Gradient of dropout: from the (seed, offset) of the forward call (nothing stored), or from
-    its mask (bool of grad's shape, or packed bits as dropout(..., mask_format='bits') returns)."""
+    its mask (bool of grad's shape, or packed bits as dropout(..., mask_format='bits') returns).
+    With noise_shape, the mask is that of the units (bool of the noise shape, or their bits)."""
+    if noise_shape is not None:
+        from ._numpy_variants import masked_backward
+
+        return masked_backward(grad, p, "dropout", noise_shape, seed=seed, offset=offset, mask=mask, out=out)
     grad = as_input_array(grad, "grad")
     dtype = kernel_dtype(grad.dtype, "grad")
     p = check_p(p)
@@ -129,16 +141,21 @@ def dropout_backward(grad, p=0.5, *, seed=None, offset=None, mask=None, out=None
 
 
 def _mask_bits(mask, grad: np.ndarray) -> np.ndarray:
+    return _mask_bits_for_units(mask, grad.shape, grad.size, "grad's shape")
+
+
+def _mask_bits_for_units(mask, shape, units: int, what: str = "the noise shape") -> np.ndarray:
+    """Packed keep bits from a bool mask of `shape` or from packed bits of `units` units."""
     if not isinstance(mask, np.ndarray):
         raise TypeError(f"mask: expected a NumPy array, got {type(mask).__name__}")
     if mask.dtype == np.bool_:
-        if mask.shape != grad.shape:
-            raise ValueError(f"mask: a bool mask must have grad's shape {grad.shape}, got {mask.shape}")
+        if mask.shape != tuple(shape):
+            raise ValueError(f"mask: a bool mask must have {what} {tuple(shape)}, got {mask.shape}")
         return np.packbits(np.asarray(mask, order="C").reshape(-1), bitorder="little")
     if mask.dtype == np.uint8:
-        want = (grad.size + 7) // 8
+        want = (units + 7) // 8
         if mask.ndim != 1 or mask.size != want:
-            raise ValueError(f"mask: packed bits for {grad.size} elements must be 1-D of {want} bytes, "
+            raise ValueError(f"mask: packed bits for {units} elements must be 1-D of {want} bytes, "
                              f"got shape {mask.shape}")
         return np.asarray(mask, order="C")
     raise TypeError(f"mask: expected a bool mask or uint8 packed bits, got dtype {mask.dtype}")

@@ -8,7 +8,14 @@ from . import nn
 
 # torch module type -> fastdrop replacement; exact types only, so subclasses with their own
 # behaviour are left alone.
-REPLACEMENTS = {torch.nn.Dropout: nn.Dropout}
+REPLACEMENTS = {
+    torch.nn.Dropout: nn.Dropout,
+    torch.nn.Dropout1d: nn.Dropout1d,
+    torch.nn.Dropout2d: nn.Dropout2d,
+    torch.nn.Dropout3d: nn.Dropout3d,
+    torch.nn.AlphaDropout: nn.AlphaDropout,
+    torch.nn.FeatureAlphaDropout: nn.FeatureAlphaDropout,
+}
 
 
 def _replacement(module: torch.nn.Module) -> torch.nn.Module | None:

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import torch
 
+from .._broadcast import check_noise_shape
 from .._checks import check_p
+from .._spatial import feature_noise_shape, spatial_noise_shape, stochastic_depth_noise_shape
 from ._bridge import check_device, kernel_dtype, resolve_seed, to_signed
+from ._dropconnect import dropconnect, dropconnect_linear  # noqa: F401 (public names)
 from ._ops import MASK_MODES, DropoutFunction, dropout_no_grad, dropout_op
+from ._variant_ops import UnitsFunction, dropout_units_op, units_forward
 
 # Which saved state each device's backward is fastest with (see bench/): on the CPU the Philox
 # stream costs more than reading one bit per element back.
@@ -25,10 +29,14 @@ def _mask_mode(mask_mode, device: torch.device) -> str:
 
 
 def dropout(input: torch.Tensor, p: float = 0.5, training: bool = True, inplace: bool = False, *,
-            seed=None, offset=None, generator=None, mask_mode=None) -> torch.Tensor:
+            seed=None, offset=None, generator=None, mask_mode=None, noise_shape=None) -> torch.Tensor:
     """torch.nn.functional.dropout, fused and deterministic: the mask depends only on (seed, offset)
     and the logical index. Without seed=, the seed is drawn from `generator` or torch's default
-    generator, so torch.manual_seed makes a run reproducible."""
+    generator, so torch.manual_seed makes a run reproducible. noise_shape: see broadcast_dropout
+    (then one bit per unit is kept for backward, whatever mask_mode)."""
+    if noise_shape is not None:
+        return broadcast_dropout(input, p, noise_shape, training, inplace, seed=seed, offset=offset,
+                                 generator=generator)
     if not isinstance(input, torch.Tensor):
         raise TypeError(f"input: expected a torch.Tensor, got {type(input).__name__}")
     p = check_p(p)
@@ -51,3 +59,72 @@ def dropout(input: torch.Tensor, p: float = 0.5, training: bool = True, inplace:
         # require grad and tracks the version of the rest.
         return input.copy_(y)
     return y
+
+
+def _units(input, p, training, inplace, noise_of, kind, seed, offset, generator):
+    """Dropout variants whose units are the elements of a noise shape (see _variant_ops)."""
+    if not isinstance(input, torch.Tensor):
+        raise TypeError(f"input: expected a torch.Tensor, got {type(input).__name__}")
+    p = check_p(p)
+    kernel_dtype(input, "input")
+    check_device(input, "input")
+    if not training or p == 0.0:
+        return input
+    noise_shape = list(noise_of(tuple(input.shape)))
+    resolved = resolve_seed(seed, offset, generator, input.device)
+    seed_i, offset_i = (0, 0) if resolved is None else (to_signed(resolved[0]), to_signed(resolved[1]))
+    draw = resolved is None
+    if torch.compiler.is_compiling():
+        y, _ = dropout_units_op(input, p, seed_i, offset_i, draw, noise_shape, kind)
+    elif input.requires_grad and torch.is_grad_enabled():
+        y = UnitsFunction.apply(input, p, seed_i, offset_i, draw, noise_shape, kind)
+    else:
+        y, _ = units_forward(input, p, seed_i, offset_i, draw, noise_shape, kind)
+    return input.copy_(y) if inplace else y
+
+
+def dropout1d(input, p=0.5, training=True, inplace=False, *, seed=None, offset=None, generator=None):
+    """torch.nn.functional.dropout1d: one unit per (sample, channel) of (N, C, L) or (C, L)."""
+    return _units(input, p, training, inplace, lambda s: spatial_noise_shape(s, "dropout1d"), "dropout",
+                  seed, offset, generator)
+
+
+def dropout2d(input, p=0.5, training=True, inplace=False, *, seed=None, offset=None, generator=None):
+    """torch.nn.functional.dropout2d: one unit per (sample, channel) of (N, C, H, W) or (C, H, W).
+    A 3-D input is unbatched (C, H, W) as torch's documentation says (torch itself currently
+    treats it as (N, C, L) with a warning)."""
+    return _units(input, p, training, inplace, lambda s: spatial_noise_shape(s, "dropout2d"), "dropout",
+                  seed, offset, generator)
+
+
+def dropout3d(input, p=0.5, training=True, inplace=False, *, seed=None, offset=None, generator=None):
+    """torch.nn.functional.dropout3d: one unit per (sample, channel) of (N, C, D, H, W) or (C, D, H, W)."""
+    return _units(input, p, training, inplace, lambda s: spatial_noise_shape(s, "dropout3d"), "dropout",
+                  seed, offset, generator)
+
+
+def alpha_dropout(input, p=0.5, training=False, inplace=False, *, seed=None, offset=None, generator=None):
+    """torch.nn.functional.alpha_dropout (note torch's default training=False)."""
+    return _units(input, p, training, inplace, tuple, "alpha", seed, offset, generator)
+
+
+def feature_alpha_dropout(input, p=0.5, training=False, inplace=False, *, seed=None, offset=None, generator=None):
+    """torch.nn.functional.feature_alpha_dropout: alpha dropout with one unit per (sample, channel)."""
+    return _units(input, p, training, inplace, lambda s: feature_noise_shape(s, "feature_alpha_dropout"),
+                  "alpha", seed, offset, generator)
+
+
+def stochastic_depth(input, p, mode="row", training=True, *, seed=None, offset=None, generator=None):
+    """torchvision.ops.stochastic_depth: drop whole samples ('row') or the whole batch ('batch')
+    with probability p, scaling survivors by 1 / (1 - p)."""
+    stochastic_depth_noise_shape((), mode)
+    return _units(input, p, training, False, lambda s: stochastic_depth_noise_shape(s, mode), "dropout",
+                  seed, offset, generator)
+
+
+def broadcast_dropout(input, p=0.5, noise_shape=None, training=True, inplace=False, *, seed=None, offset=None,
+                      generator=None):
+    """Dropout with a Keras noise_shape: one unit per element of noise_shape (each dimension 1 or
+    the input's size; None entries take the input's size), broadcast over the rest."""
+    return _units(input, p, training, inplace, lambda s: check_noise_shape(noise_shape, s), "dropout",
+                  seed, offset, generator)

@@ -1,0 +1,145 @@
+"""The broadcast and alpha variants on NumPy arrays: keep bits drawn for the units of a noise
+shape, then one pass over the data that applies them (DESIGN.md, Variants)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import _backend
+from ._broadcast import check_noise_shape, memory_order, plan
+from ._checks import check_mask_format, check_p
+from ._generator import resolve_seed_offset
+from ._numpy_frontend import _check_out, _finish, _mask_bits_for_units, as_input_array, kernel_dtype
+from ._spatial import feature_noise_shape, spatial_noise_shape, stochastic_depth_noise_shape
+
+# The kernel applied in backward for each forward kind.
+GRAD_KIND = {"dropout": "dropout", "alpha": "alpha_grad"}
+
+
+def _raw(a: np.ndarray) -> np.ndarray:
+    return a.view(np.uint16) if a.dtype.name == "bfloat16" else a
+
+
+def _element_strides(a: np.ndarray):
+    if any(s % a.itemsize for s in a.strides):
+        return None
+    return [s // a.itemsize for s in a.strides]
+
+
+def apply_units(kind: str, x: np.ndarray, p: float, noise, bits: np.ndarray, out) -> np.ndarray:
+    """y = kind(x, keep bit of each element's unit), where x lies: a dense array of any layout is
+    read in memory order and y gets the same layout; other arrays are copied to C order first."""
+    strides = _element_strides(x)
+    order = memory_order(x.shape, strides) if strides is not None else None
+    src = x if order is not None else np.asarray(x, order="C")
+    the_plan = plan(x.shape, noise, order if order is not None else tuple(range(x.ndim)))
+    y = np.empty_like(src)
+    if out is not None and out.strides == src.strides and (out is src or not np.may_share_memory(out, src)):
+        y = out
+    flat = lambda a: _raw(a.transpose(the_plan.order).reshape(-1))  # noqa: E731
+    _backend.active().apply_mask_bits(kind, kernel_dtype(x.dtype, "x"), flat(src), flat(y), list(the_plan.shape),
+                                      list(the_plan.unit_strides), p, bits)
+    return _finish(y, out)
+
+
+def _unit_mask(bits: np.ndarray, noise, mask_format: str):
+    if mask_format == "bits":
+        return bits
+    units = int(np.prod(noise, dtype=np.int64))
+    return np.unpackbits(bits, count=units, bitorder="little").astype(np.bool_).reshape(noise)
+
+
+def masked(x, p, kind: str, noise_of, *, training=True, seed=None, offset=None, generator=None, out=None,
+           return_mask=False, mask_format="bool"):
+    """Forward of a broadcast variant: noise_of(shape) gives the noise shape of x."""
+    x = as_input_array(x, "x")
+    dtype = kernel_dtype(x.dtype, "x")
+    p = check_p(p)
+    mask_format = check_mask_format(mask_format)
+    noise = noise_of(x.shape)
+    if out is not None:
+        _check_out(out, x)
+    units = int(np.prod(noise, dtype=np.int64))
+    if not training:
+        y = _finish(x, out) if out is not None else x
+        keep_all = np.packbits(np.ones(units, np.bool_), bitorder="little")
+        return (y, _unit_mask(keep_all, noise, mask_format)) if return_mask else y
+    seed, offset = resolve_seed_offset(seed, offset, generator)
+    kernels = _backend.active()
+    bits = np.empty((units + 7) // 8, np.uint8)
+    if kind == "alpha" and tuple(noise) == x.shape:
+        # One unit per element: the fused kernel draws and applies in the same pass.
+        src = np.asarray(x, order="C")
+        y = out if out is not None and out.flags.c_contiguous and not np.may_share_memory(out, src) else None
+        y = np.empty_like(src) if y is None else y
+        kernels.alpha_forward(dtype, _raw(src.reshape(-1)), _raw(y.reshape(-1)), p, seed, offset, bits)
+        y = _finish(y, out)
+    else:
+        kernels.mask_bits(units, p, seed, offset, bits)
+        y = apply_units(kind, x, p, noise, bits, out)
+    return (y, _unit_mask(bits, noise, mask_format)) if return_mask else y
+
+
+def masked_backward(grad, p, kind: str, noise_shape, *, seed=None, offset=None, mask=None, out=None):
+    """Backward of a broadcast variant from (seed, offset) or the units' mask (bool of the noise
+    shape, or packed bits)."""
+    grad = as_input_array(grad, "grad")
+    kernel_dtype(grad.dtype, "grad")
+    p = check_p(p)
+    noise = check_noise_shape(grad.shape if noise_shape is None else noise_shape, grad.shape)
+    if (seed is None) == (mask is None):
+        raise ValueError("backward: pass exactly one of seed= (regenerate) or mask=")
+    if out is not None:
+        _check_out(out, grad)
+    units = int(np.prod(noise, dtype=np.int64))
+    if mask is not None:
+        bits = _mask_bits_for_units(mask, noise, units)
+    else:
+        seed, offset = resolve_seed_offset(seed, offset, None)
+        bits = np.empty((units + 7) // 8, np.uint8)
+        _backend.active().mask_bits(units, p, seed, offset, bits)
+    return apply_units(GRAD_KIND[kind], grad, p, noise, bits, out)
+
+
+def _keyword_doc(what: str) -> str:
+    return (f"{what}\n\n    Keywords as fastdrop.dropout; return_mask gives the mask of the units (one per "
+            "noise-shape element).")
+
+
+def dropout1d(x, p=0.5, **kwargs):
+    return masked(x, p, "dropout", lambda s: spatial_noise_shape(s, "dropout1d"), **kwargs)
+
+
+def dropout2d(x, p=0.5, **kwargs):
+    return masked(x, p, "dropout", lambda s: spatial_noise_shape(s, "dropout2d"), **kwargs)
+
+
+def dropout3d(x, p=0.5, **kwargs):
+    return masked(x, p, "dropout", lambda s: spatial_noise_shape(s, "dropout3d"), **kwargs)
+
+
+def alpha_dropout(x, p=0.5, **kwargs):
+    return masked(x, p, "alpha", tuple, **kwargs)
+
+
+def feature_alpha_dropout(x, p=0.5, **kwargs):
+    return masked(x, p, "alpha", lambda s: feature_noise_shape(s, "feature_alpha_dropout"), **kwargs)
+
+
+def stochastic_depth(x, p, mode="row", **kwargs):
+    stochastic_depth_noise_shape((), mode)
+    return masked(x, p, "dropout", lambda s: stochastic_depth_noise_shape(s, mode), **kwargs)
+
+
+def alpha_dropout_backward(grad, p=0.5, *, seed=None, offset=None, mask=None, out=None, noise_shape=None):
+    return masked_backward(grad, p, "alpha", noise_shape, seed=seed, offset=offset, mask=mask, out=out)
+
+
+dropout1d.__doc__ = _keyword_doc("Channel-wise dropout of (N, C, L) or unbatched (C, L) arrays.")
+dropout2d.__doc__ = _keyword_doc("Channel-wise dropout of (N, C, H, W) or unbatched (C, H, W) arrays.")
+dropout3d.__doc__ = _keyword_doc("Channel-wise dropout of (N, C, D, H, W) or unbatched (C, D, H, W) arrays.")
+alpha_dropout.__doc__ = _keyword_doc("Alpha dropout (for SELU networks) with PyTorch's constants.")
+feature_alpha_dropout.__doc__ = _keyword_doc("Alpha dropout with one unit per (sample, channel).")
+stochastic_depth.__doc__ = _keyword_doc(
+    "torchvision's stochastic depth: drop whole samples (mode='row') or the whole batch ('batch').")
+alpha_dropout_backward.__doc__ = "Gradient of alpha_dropout / feature_alpha_dropout (noise_shape for the latter)."
