@@ -53,30 +53,12 @@ void init_isa() {
 
 }  // namespace
 
-const KernelTable* active_kernels() {
+bool active_isa(fastdrop_cpu_isa* isa) {
   init_isa();
-  switch (g_isa.load()) {
-    case FASTDROP_ISA_SCALAR:
-      return &scalar::kernels();
-    case FASTDROP_ISA_AVX2:
-      return &avx2::kernels();
-    case FASTDROP_ISA_AVX512:
-      return &avx512::kernels();
-  }
-  return nullptr;
-}
-
-const ApplyRowTable* active_apply_rows() {
-  init_isa();
-  switch (g_isa.load()) {
-    case FASTDROP_ISA_SCALAR:
-      return &scalar::apply_rows();
-    case FASTDROP_ISA_AVX2:
-      return &avx2::apply_rows();
-    case FASTDROP_ISA_AVX512:
-      return &avx512::apply_rows();
-  }
-  return nullptr;
+  const int value = g_isa.load();
+  if (value < 0) return false;
+  *isa = static_cast<fastdrop_cpu_isa>(value);
+  return true;
 }
 
 int num_threads() {
