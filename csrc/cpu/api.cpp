@@ -225,6 +225,26 @@ fastdrop_status fastdrop_alpha_dropout_backward(fastdrop_dtype dtype, const void
   return FASTDROP_SUCCESS;
 }
 
+fastdrop_status fastdrop_bias_dropout_add_forward(fastdrop_dtype dtype, const void* x, const void* bias,
+                                                  const void* residual, void* y, int64_t rows, int64_t cols,
+                                                  double p, uint64_t seed, uint64_t offset, uint8_t* mask_bits) {
+  if (rows < 0 || cols < 0) return FASTDROP_ERROR_INVALID_VALUE;
+  const int64_t n = rows * cols;
+  const fastdrop_status status = check_common(dtype, x, y, n, p);
+  if (status != FASTDROP_SUCCESS) return status;
+  if (n > 0 && !residual) return FASTDROP_ERROR_NULL_POINTER;
+  const fastdrop::cpu::FusedTable* fused = fastdrop::cpu::active_fused_kernels();
+  const fastdrop::DropoutParams params = fastdrop::make_dropout_params(p, seed, offset);
+  const fastdrop::cpu::BiasDropoutAddFn kernel = fused->bias_dropout_add[dtype];
+  const size_t size = dtype_size(dtype);
+  for_each_chunk(n, [&](int64_t start, int64_t len) {
+    kernel(static_cast<const char*>(x) + start * size, bias, static_cast<const char*>(residual) + start * size,
+           static_cast<char*>(y) + start * size, cols, static_cast<uint64_t>(start), len, params,
+           mask_bits ? mask_bits + start / 8 : nullptr);
+  });
+  return FASTDROP_SUCCESS;
+}
+
 bool fastdrop_cuda_built(void) { return FASTDROP_CUDA_BUILT != 0; }
 
 #if !FASTDROP_CUDA_BUILT

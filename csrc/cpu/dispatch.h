@@ -1,6 +1,7 @@
 // Runtime choice of the CPU kernels (ISA) and of the thread count.
 #pragma once
 #include "fastdrop/fastdrop.h"
+#include "fused_table.h"
 #include "kernel_table.h"
 
 namespace fastdrop::cpu {
@@ -26,6 +27,9 @@ const Table* pick(const Table& (*scalar_table)(), const Table& (*avx2_table)(), 
 
 // The kernels of the active ISA, or nullptr if FASTDROP_CPU_ISA named one that is unknown or absent.
 inline const KernelTable* active_kernels() { return pick(&scalar::kernels, &avx2::kernels, &avx512::kernels); }
+inline const FusedTable* active_fused_kernels() {
+  return pick(&scalar::fused_kernels, &avx2::fused_kernels, &avx512::fused_kernels);
+}
 inline const ApplyRowTable* active_apply_rows() {
   return pick(&scalar::apply_rows, &avx2::apply_rows, &avx512::apply_rows);
 }

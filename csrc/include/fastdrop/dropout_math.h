@@ -135,6 +135,15 @@ FASTDROP_HOST_DEVICE T dropout_element(T x, bool keep, typename ComputeType<T>::
   return from_compute(keep ? to_compute(x) * scale : C(0), T{});
 }
 
+// Fused bias + dropout + residual: y = r + (keep ? (x + b) * s : 0), in the compute type and
+// rounded once.
+template <class T>
+FASTDROP_HOST_DEVICE T bias_dropout_add_element(T x, T b, T r, bool keep, typename ComputeType<T>::type scale) {
+  using C = typename ComputeType<T>::type;
+  const C dropped = keep ? (to_compute(x) + to_compute(b)) * scale : C(0);
+  return from_compute(to_compute(r) + dropped, T{});
+}
+
 // Alpha dropout (Klambauer et al., "Self-Normalizing Neural Networks") with PyTorch's constants:
 // kept units become a * x + a * alpha * p, dropped ones a * alpha * (p - 1), with
 // a = 1 / sqrt((alpha^2 p + 1)(1 - p)); its gradient is keep ? a * dy : 0. The constants are

@@ -95,6 +95,15 @@ fastdrop_status fastdrop_alpha_dropout_forward(fastdrop_dtype dtype, const void*
 fastdrop_status fastdrop_alpha_dropout_backward(fastdrop_dtype dtype, const void* dy, void* dx,
                                                 int64_t n, double p, uint64_t seed, uint64_t offset);
 
+/* Fused bias + dropout + residual add over (rows, cols) row-major data: y = residual + dropout(x +
+ * bias), bias of cols values broadcast over the rows (NULL for none), computed in the compute type
+ * and rounded once. mask_bits (optional) receives the keep bits as fastdrop_dropout_forward writes
+ * them; the gradient of x is then fastdrop_dropout_backward_bits of dy (or fastdrop_dropout_backward
+ * from (seed, offset)), that of the residual dy itself, that of the bias the column sums of x's. */
+fastdrop_status fastdrop_bias_dropout_add_forward(fastdrop_dtype dtype, const void* x, const void* bias,
+                                                  const void* residual, void* y, int64_t rows, int64_t cols,
+                                                  double p, uint64_t seed, uint64_t offset, uint8_t* mask_bits);
+
 /* CPU ISA in use. The best the CPU supports unless FASTDROP_CPU_ISA (scalar, avx2, avx512) names
  * another at the first call; if that one is unknown or absent, kernels return
  * FASTDROP_ERROR_ISA_UNAVAILABLE until fastdrop_cpu_isa_set picks a supported one. */

@@ -1,0 +1,29 @@
+// The table of fused-op CPU kernels that each ISA build of bias_dropout_add_kernel.cpp provides.
+// Entries work on a chunk [first, first + n) of a call's elements: x, residual, y and mask_bits
+// point at the chunk's start (first is a multiple of 8), bias at the call's cols bias values.
+#pragma once
+#include <stdint.h>
+
+#include "fastdrop/dropout_math.h"
+
+namespace fastdrop::cpu {
+
+using BiasDropoutAddFn = void (*)(const void* x, const void* bias, const void* residual, void* y, int64_t cols,
+                                  uint64_t first, int64_t n, const DropoutParams& params, uint8_t* mask_bits);
+
+// Index by fastdrop_dtype: float16, bfloat16, float32, float64.
+struct FusedTable {
+  BiasDropoutAddFn bias_dropout_add[4];
+};
+
+namespace scalar {
+const FusedTable& fused_kernels();
+}
+namespace avx2 {
+const FusedTable& fused_kernels();
+}
+namespace avx512 {
+const FusedTable& fused_kernels();
+}
+
+}  // namespace fastdrop::cpu

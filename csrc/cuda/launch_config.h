@@ -1,0 +1,50 @@
+// Launch configuration of the CUDA dropout kernels. Plain C++ with no CUDA headers, so that the
+// host-only unit test (tests/cpp/test_launch_config.cpp) checks exactly what the launchers use.
+#pragma once
+#include <stdint.h>
+
+#include "fastdrop/philox.h"
+
+namespace fastdrop::cuda {
+
+// A thread handles a group of 8 consecutive units per iteration: two Philox blocks, and exactly
+// one byte of the bit mask, so that no two threads write the same byte.
+constexpr int kUnitsPerGroup = 8;
+constexpr int kThreadsPerBlock = 256;
+// Blocks per SM for the grid-stride loop: enough resident warps to hide memory latency on every
+// architecture built for, few enough that a thread loops over several groups on large inputs.
+constexpr int kBlocksPerSm = 8;
+
+struct LaunchConfig {
+  int64_t groups;   // ceil(n / kUnitsPerGroup): work items of the grid-stride loop
+  uint32_t blocks;  // 0 when there is nothing to do (no launch)
+  uint32_t threads;
+};
+
+// Depends only on n and the device's SM count, never on p or the data, so results cannot depend
+// on it. sm_count < 1 is treated as 1.
+inline LaunchConfig launch_config(int64_t n, int sm_count) {
+  LaunchConfig config;
+  config.groups = n > 0 ? (n - 1) / kUnitsPerGroup + 1 : 0;
+  config.threads = kThreadsPerBlock;
+  const int64_t needed = (config.groups + kThreadsPerBlock - 1) / kThreadsPerBlock;
+  const int64_t cap = static_cast<int64_t>(sm_count < 1 ? 1 : sm_count) * kBlocksPerSm;
+  const int64_t blocks = needed < cap ? needed : cap;
+  // gridDim.x is at most 2^31 - 1.
+  config.blocks = static_cast<uint32_t>(blocks < 0x7fffffff ? blocks : 0x7fffffff);
+  return config;
+}
+
+// Units of group g that lie inside [0, n): 8 except in the last group of a ragged tail.
+FASTDROP_HOST_DEVICE int units_in_group(uint64_t g, uint64_t n) {
+  const uint64_t first = g * kUnitsPerGroup;
+  return n - first < kUnitsPerGroup ? static_cast<int>(n - first) : kUnitsPerGroup;
+}
+
+// Whether whole groups of an array at this address can move as 128-bit words: a group of any
+// element type is a multiple of 16 bytes long, so an aligned array keeps every group aligned.
+inline bool vector_aligned(const void* ptr) {
+  return reinterpret_cast<uintptr_t>(ptr) % 16 == 0;
+}
+
+}  // namespace fastdrop::cuda
