@@ -196,6 +196,26 @@ void alpha_backward(const std::string& dtype_name, const py::array& dy, const py
   check(status);
 }
 
+void bias_dropout_add_forward(const std::string& dtype_name, const py::array& x, std::optional<py::array> bias,
+                              const py::array& residual, const py::array& y, int64_t cols, double p, uint64_t seed,
+                              uint64_t offset, std::optional<py::array> mask_bits) {
+  const fastdrop_dtype dtype = dtype_from_name(dtype_name);
+  check_items(x, dtype, "x");
+  const py::ssize_t n = x.size();
+  if (cols <= 0 || n % cols != 0) throw py::value_error("cols: must divide the number of elements of x");
+  const void* xp = buffer(x, "x", n * item_size(dtype), false);
+  const void* bp = bias ? buffer(*bias, "bias", cols * item_size(dtype), false) : nullptr;
+  const void* rp = buffer(residual, "residual", n * item_size(dtype), false);
+  void* yp = buffer(y, "out", n * item_size(dtype), true);
+  auto* bits = mask_bits ? static_cast<uint8_t*>(buffer(*mask_bits, "mask_bits", (n + 7) / 8, true)) : nullptr;
+  fastdrop_status status;
+  {
+    py::gil_scoped_release release;
+    status = fastdrop_bias_dropout_add_forward(dtype, xp, bp, rp, yp, n / cols, cols, p, seed, offset, bits);
+  }
+  check(status);
+}
+
 void stream_words(uint64_t seed, uint64_t offset, uint64_t first, const py::array& words) {
   if (words.itemsize() != 4) throw py::type_error("words: expected a uint32 array");
   const py::ssize_t n = words.size();
@@ -227,6 +247,9 @@ PYBIND11_MODULE(_native, m) {
         py::arg("offset"), py::arg("mask_bits") = py::none());
   m.def("alpha_backward", &alpha_backward, py::arg("dtype"), py::arg("dy"), py::arg("dx"), py::arg("p"),
         py::arg("seed"), py::arg("offset"));
+  m.def("bias_dropout_add_forward", &bias_dropout_add_forward, py::arg("dtype"), py::arg("x"), py::arg("bias"),
+        py::arg("residual"), py::arg("y"), py::arg("cols"), py::arg("p"), py::arg("seed"), py::arg("offset"),
+        py::arg("mask_bits") = py::none());
   m.def("stream_words", &stream_words, py::arg("seed"), py::arg("offset"), py::arg("first"), py::arg("words"));
   m.def("cpu_isa", [] { return std::string(fastdrop_cpu_isa_name(fastdrop_cpu_isa_active())); });
   m.def("set_cpu_isa", [](const std::string& name) {
@@ -245,4 +268,5 @@ PYBIND11_MODULE(_native, m) {
     return status == FASTDROP_SUCCESS ? count : 0;
   });
   m.attr("version") = fastdrop_version();
+  void bind_gaussian(py::module_ & m); bind_gaussian(m);
 }

@@ -10,14 +10,17 @@ from ._backend import backends, get_num_threads, set_cpu_isa, set_num_threads
 from ._dropconnect import dropconnect, dropconnect_linear, dropconnect_linear_backward
 from ._generator import Generator, default_generator, manual_seed
 from ._numpy_frontend import dropout_backward
+from ._numpy_fused import bias_dropout_add_backward
 from ._numpy_variants import alpha_dropout_backward
-from . import _numpy_frontend, _numpy_variants
+from . import _numpy_frontend, _numpy_fused, _numpy_variants
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Generator",
     "backends",
+    "bias_dropout_add",
+    "bias_dropout_add_backward",
     "default_generator",
     "dropconnect",
     "dropconnect_linear",
@@ -98,3 +101,20 @@ dropout3d = _numpy_or_torch("dropout3d", _numpy_variants.dropout3d)
 alpha_dropout = _numpy_or_torch("alpha_dropout", _numpy_variants.alpha_dropout)
 feature_alpha_dropout = _numpy_or_torch("feature_alpha_dropout", _numpy_variants.feature_alpha_dropout)
 stochastic_depth = _numpy_or_torch("stochastic_depth", _numpy_variants.stochastic_depth)
+
+
+def bias_dropout_add(x, bias, residual, p=0.5, *, training=True, seed=None, offset=None, generator=None, out=None,
+                     return_mask=False, mask_format="bits"):
+    """y = residual + dropout(x + bias), fused in one pass (bias may be None): NumPy arrays, or torch
+    tensors (differentiable in x, bias and residual; see fastdrop.torch.functional.bias_dropout_add)."""
+    if _is_torch_tensor(x):
+        from .torch import functional
+
+        if return_mask:
+            raise TypeError("return_mask: supported for NumPy arrays; torch tensors keep their mask for backward")
+        y = functional.bias_dropout_add(x, bias, residual, p, training, seed=seed, offset=offset,
+                                        generator=generator)
+        return y if out is None else out.copy_(y)
+    return _numpy_fused.bias_dropout_add(x, bias, residual, p, training=training, seed=seed, offset=offset,
+                                         generator=generator, out=out, return_mask=return_mask,
+                                         mask_format=mask_format)

@@ -9,6 +9,7 @@ from .._checks import check_p
 from .._spatial import feature_noise_shape, spatial_noise_shape, stochastic_depth_noise_shape
 from ._bridge import check_device, kernel_dtype, resolve_seed, to_signed
 from ._dropconnect import dropconnect, dropconnect_linear  # noqa: F401 (public names)
+from ._fused_ops import BiasDropoutAddFunction, bias_dropout_add_forward, bias_dropout_add_op
 from ._ops import MASK_MODES, DropoutFunction, dropout_no_grad, dropout_op
 from ._variant_ops import UnitsFunction, dropout_units_op, units_forward
 
@@ -128,3 +129,32 @@ def broadcast_dropout(input, p=0.5, noise_shape=None, training=True, inplace=Fal
     the input's size; None entries take the input's size), broadcast over the rest."""
     return _units(input, p, training, inplace, lambda s: check_noise_shape(noise_shape, s), "dropout",
                   seed, offset, generator)
+
+
+def bias_dropout_add(input, bias, residual, p=0.5, training=True, *, seed=None, offset=None, generator=None):
+    """residual + dropout(input + bias) in one pass (bias over the last dimension, or None);
+    differentiable in input, bias and residual, keeping one bit per element for backward."""
+    for name, t in (("input", input), ("residual", residual)) + ((("bias", bias),) if bias is not None else ()):
+        if not isinstance(t, torch.Tensor):
+            raise TypeError(f"{name}: expected a torch.Tensor, got {type(t).__name__}")
+        kernel_dtype(t, name)
+        check_device(t, name)
+    p = check_p(p)
+    if input.dim() < 1:
+        raise ValueError("input: expected at least 1 dimension (the bias is added along the last)")
+    if residual.shape != input.shape or residual.dtype != input.dtype:
+        raise ValueError(f"residual: expected input's shape {tuple(input.shape)} and dtype {input.dtype}, got "
+                         f"{tuple(residual.shape)} and {residual.dtype}")
+    if bias is not None and (bias.shape != input.shape[-1:] or bias.dtype != input.dtype):
+        raise ValueError(f"bias: expected shape {tuple(input.shape[-1:])} and dtype {input.dtype}, got "
+                         f"{tuple(bias.shape)} and {bias.dtype}")
+    if not training:
+        return residual + (input if bias is None else input + bias)
+    resolved = resolve_seed(seed, offset, generator, input.device)
+    seed_i, offset_i = (0, 0) if resolved is None else (to_signed(resolved[0]), to_signed(resolved[1]))
+    draw = resolved is None
+    if torch.compiler.is_compiling():
+        return bias_dropout_add_op(input, bias, residual, p, seed_i, offset_i, draw)[0]
+    if torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in (input, bias, residual)):
+        return BiasDropoutAddFunction.apply(input, bias, residual, p, seed_i, offset_i, draw)
+    return bias_dropout_add_forward(input, bias, residual, p, seed_i, offset_i, draw)[0]

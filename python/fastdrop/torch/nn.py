@@ -15,6 +15,7 @@ from .functional import check_mask_mode
 
 __all__ = [
     "AlphaDropout",
+    "BiasDropoutAdd",
     "DropConnectLinear",
     "Dropout",
     "Dropout1d",
@@ -111,6 +112,20 @@ class StochasticDepth(torch.nn.Module):
 
     def __repr__(self) -> str:
         return f"{self.__class__.__name__}(p={self.p}, mode={self.mode})"
+
+
+class BiasDropoutAdd(torch.nn.Module):
+    """residual + dropout(x + bias), fused: forward(x, bias, residual) with bias None allowed."""
+
+    def __init__(self, p: float = 0.5):
+        super().__init__()
+        self.p = check_p(p)
+
+    def forward(self, x: torch.Tensor, bias: torch.Tensor | None, residual: torch.Tensor) -> torch.Tensor:
+        return F.bias_dropout_add(x, bias, residual, self.p, self.training)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
 
 
 class DropConnectLinear(torch.nn.Linear):

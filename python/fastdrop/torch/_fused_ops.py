@@ -1,0 +1,76 @@
+"""Fused bias + dropout + residual add as a custom op (fake kernel, registered autograd) plus the
+eager autograd.Function. Backward keeps one bit per element: grad_x is dropout's backward of the
+gradient, grad_bias its column sums, grad_residual the gradient itself."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+
+from .. import _backend
+from ._bridge import draw_seed, flat_view, kernel_dtype, to_unsigned
+from ._ops import dropout_backward_op
+
+
+def _bits_like(x: torch.Tensor) -> torch.Tensor:
+    return torch.empty((x.numel() + 7) // 8, dtype=torch.uint8, device=x.device)
+
+
+def bias_dropout_add_forward(x, bias, residual, p, seed, offset, draw):
+    if draw:
+        seed, offset = draw_seed(x.device), 0
+    src, res = x.contiguous(), residual.contiguous()
+    y = torch.empty_like(src)
+    bits = _bits_like(x)
+    _backend.active().bias_dropout_add_forward(
+        kernel_dtype(x, "x"), flat_view(src), None if bias is None else flat_view(bias.contiguous()), flat_view(res),
+        flat_view(y), max(x.shape[-1], 1), p, to_unsigned(seed), to_unsigned(offset), bits.numpy())
+    return y, bits
+
+
+def bias_gradient(grad_x: torch.Tensor) -> torch.Tensor:
+    return grad_x.sum(dim=tuple(range(grad_x.dim() - 1)))
+
+
+@torch.library.custom_op("fastdrop::bias_dropout_add", mutates_args=(), tags=(torch.Tag.nondeterministic_seeded,))
+def bias_dropout_add_op(x: torch.Tensor, bias: Optional[torch.Tensor], residual: torch.Tensor, p: float, seed: int,
+                        offset: int, draw: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    return bias_dropout_add_forward(x, bias, residual, p, seed, offset, draw)
+
+
+@bias_dropout_add_op.register_fake
+def _(x, bias, residual, p, seed, offset, draw):
+    return torch.empty_like(x, memory_format=torch.contiguous_format), _bits_like(x)
+
+
+def _setup(ctx, inputs, output):
+    _, bias, _, p, _, _, _ = inputs
+    ctx.p, ctx.has_bias = p, bias is not None
+    ctx.save_for_backward(output[1])
+
+
+def _grad(ctx, grad_y, _grad_bits):
+    (bits,) = ctx.saved_tensors
+    grad_x = dropout_backward_op(grad_y, bits, ctx.p, "bits")
+    return grad_x, bias_gradient(grad_x) if ctx.has_bias else None, grad_y, None, None, None, None
+
+
+torch.library.register_autograd("fastdrop::bias_dropout_add", _grad, setup_context=_setup)
+
+
+class BiasDropoutAddFunction(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, bias, residual, p, seed, offset, draw):
+        y, bits = bias_dropout_add_forward(x, bias, residual, p, seed, offset, draw)
+        ctx.p, ctx.has_bias = p, bias is not None
+        ctx.save_for_backward(bits)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad_y):
+        from ._ops import DropoutBackwardFunction
+
+        (bits,) = ctx.saved_tensors
+        grad_x = DropoutBackwardFunction.apply(grad_y, bits, ctx.p, "bits")
+        return grad_x, bias_gradient(grad_x) if ctx.has_bias else None, grad_y, None, None, None, None
