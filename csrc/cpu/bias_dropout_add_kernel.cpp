@@ -50,15 +50,7 @@ void bias_dropout_add(const void* x_ptr, const void* bias_ptr, const void* resid
       }
       i += seg;
     }
-    if (mask_bits) {
-      const int64_t whole = len / 8;
-      for (int64_t j = 0; j < whole; ++j) mask_bits[t / 8 + j] = pack8(keep + 8 * j);
-      if (len % 8) {
-        uint8_t last = 0;
-        for (int64_t i = 8 * whole; i < len; ++i) last |= static_cast<uint8_t>(keep[i] << (i % 8));
-        mask_bits[t / 8 + whole] = last;
-      }
-    }
+    if (mask_bits) store_mask_bits(keep, len, mask_bits + t / 8);
   }
 }
 

@@ -59,15 +59,7 @@ void forward_tiles(const T* x, T* y, uint64_t first, int64_t n, const DropoutPar
     if (!kBits && !kBytes) continue;
     for (int64_t i = 0; i < len; ++i) keep[i] = keeps(w[i], params);
     if (kBytes) memcpy(mask_bytes + t, keep, static_cast<size_t>(len));
-    if (kBits) {
-      const int64_t whole = len / 8;
-      for (int64_t j = 0; j < whole; ++j) mask_bits[t / 8 + j] = pack8(keep + 8 * j);
-      if (len % 8) {
-        uint8_t last = 0;
-        for (int64_t i = 8 * whole; i < len; ++i) last |= static_cast<uint8_t>(keep[i] << (i % 8));
-        mask_bits[t / 8 + whole] = last;
-      }
-    }
+    if (kBits) store_mask_bits(keep, len, mask_bits + t / 8);
   }
 }
 

@@ -137,6 +137,18 @@ inline uint8_t pack8(const uint8_t* keep) {
   return static_cast<uint8_t>((v * 0x0102040810204080ull) >> 56);
 }
 
+// The keep bytes (0 or 1) of a tile of len units into mask bits starting at bits[0]; the tile
+// starts at a multiple of 8 units, and bits past len in the last byte are 0.
+inline void store_mask_bits(const uint8_t* keep, int64_t len, uint8_t* bits) {
+  const int64_t whole = len / 8;
+  for (int64_t j = 0; j < whole; ++j) bits[j] = pack8(keep + 8 * j);
+  if (len % 8) {
+    uint8_t last = 0;
+    for (int64_t i = 8 * whole; i < len; ++i) last |= static_cast<uint8_t>(keep[i] << (i % 8));
+    bits[whole] = last;
+  }
+}
+
 // keep[i] = bit i of byte, as 0 or 1.
 inline void unpack8(uint8_t byte, uint8_t* keep) {
   uint64_t v = (byte * 0x0101010101010101ull) & 0x8040201008040201ull;

@@ -76,14 +76,22 @@ def manual_seed(seed) -> Generator:
     return default_generator.manual_seed(seed)
 
 
-def resolve_seed_offset(seed, offset, generator) -> tuple[int, int]:
-    """The (seed, offset) of one call: explicit, or drawn from a generator."""
+def explicit_seed_offset(seed, offset, generator) -> tuple[int, int] | None:
+    """An explicit (seed, offset) as u64 (offset 0 by default), or None when the call draws one."""
     if seed is not None:
         if generator is not None:
             raise ValueError("generator: pass either seed= or generator=, not both")
         return as_u64(seed, "seed"), 0 if offset is None else as_u64(offset, "offset")
     if offset is not None:
         raise ValueError("offset: an explicit offset needs an explicit seed")
+    return None
+
+
+def resolve_seed_offset(seed, offset, generator) -> tuple[int, int]:
+    """The (seed, offset) of one call: explicit, or drawn from a fastdrop generator."""
+    explicit = explicit_seed_offset(seed, offset, generator)
+    if explicit is not None:
+        return explicit
     if generator is None:
         generator = default_generator
     elif not isinstance(generator, Generator):

@@ -1,15 +1,17 @@
-"""Tensors to kernel calls: zero-copy NumPy views of CPU tensors for the kernel modules, logical
+"""Tensors to kernel calls: zero-copy NumPy views of CPU tensors for the kernel modules, device
+addresses and the current stream of CUDA tensors for the native core's CUDA kernels, logical
 (row-major) order for any layout, and seeds drawn from torch's generators."""
 
 from __future__ import annotations
 
+import functools
 import threading
 
 import numpy as np
 import torch
 
 from .. import _backend
-from .._generator import as_u64
+from .._generator import explicit_seed_offset
 
 KERNEL_DTYPES = {
     torch.float16: "float16",
@@ -29,12 +31,37 @@ def kernel_dtype(t: torch.Tensor, name: str) -> str:
     return dtype
 
 
-def check_device(t: torch.Tensor, name: str) -> None:
-    if t.device.type != "cpu":
-        raise RuntimeError(
-            f"{name}: fastdrop has no kernels for device {t.device} in this build "
-            f"(CUDA built: {_backend.backends()['cuda_built']}); move the tensor to the CPU"
-        )
+def check_device(t: torch.Tensor, name: str, *, cuda: bool = True) -> None:
+    """Raise unless fastdrop has kernels for t's device: the CPU always, CUDA when the native core
+    was built with CUDA and finds a device (cuda=False: an operation with no CUDA kernel yet)."""
+    device = t.device
+    if device.type == "cpu":
+        return
+    if device.type == "cuda":
+        problem = _cuda_problem() if cuda else "this operation has no CUDA kernel yet"
+        if problem is None:
+            return
+        raise RuntimeError(f"{name}: fastdrop has no kernels for device {device}: {problem}; "
+                           f"move the tensor to the CPU")
+    raise RuntimeError(
+        f"{name}: fastdrop has no kernels for device {device} in this build "
+        f"(CUDA built: {_backend.backends()['cuda_built']}); move the tensor to the CPU"
+    )
+
+
+@functools.cache
+def _cuda_problem() -> str | None:
+    """Why CUDA tensors cannot run here, or None when they can; fixed for the life of the process
+    (the backend is chosen once, and the CUDA runtime counts devices once)."""
+    if _backend.active_name() != "native":
+        return f"the CUDA kernels are in the native backend, not {_backend.active_name()} (FASTDROP_BACKEND)"
+    native = _backend.active()
+    if not native.cuda_built():
+        return "this build has no CUDA kernels (CUDA built: False; build with nvcc on the PATH)"
+    if native.cuda_device_count() == 0:
+        return ("fastdrop was built with CUDA (CUDA built: True) but found no CUDA device "
+                "(no GPU, or a driver older than the CUDA runtime fastdrop was built with)")
+    return None
 
 
 def flat_view(t: torch.Tensor) -> np.ndarray:
@@ -47,8 +74,16 @@ def flat_view(t: torch.Tensor) -> np.ndarray:
 
 def forward(dtype: str, x: torch.Tensor, y: torch.Tensor, p: float, seed: int, offset: int,
             bits: torch.Tensor | None = None) -> None:
-    """y = dropout(x) for contiguous CPU tensors (bits written when given). The native core takes
-    the tensors' addresses directly: array conversions cost more than the kernel on small tensors."""
+    """y = dropout(x) for contiguous tensors of one device (bits written when given). The native
+    core takes the tensors' addresses directly: array conversions cost more than the kernel on
+    small tensors. CUDA kernels run on the device's current torch stream."""
+    if x.is_cuda:
+        check_device(x, "input")
+        with torch.cuda.device(x.device):
+            _backend.active().cuda_forward_raw(dtype, x.data_ptr(), y.data_ptr(), x.numel(), p, seed, offset,
+                                               0 if bits is None else bits.data_ptr(),
+                                               torch.cuda.current_stream().cuda_stream)
+        return
     kernels = _backend.active()
     if _backend.active_name() == "native":
         kernels.forward_raw(dtype, x.data_ptr(), y.data_ptr(), x.numel(), p, seed, offset,
@@ -58,6 +93,12 @@ def forward(dtype: str, x: torch.Tensor, y: torch.Tensor, p: float, seed: int, o
 
 
 def backward_bits(dtype: str, grad: torch.Tensor, dx: torch.Tensor, p: float, bits: torch.Tensor) -> None:
+    if grad.is_cuda:
+        check_device(grad, "grad")
+        with torch.cuda.device(grad.device):
+            _backend.active().cuda_backward_bits_raw(dtype, grad.data_ptr(), dx.data_ptr(), grad.numel(), p,
+                                                     bits.data_ptr(), torch.cuda.current_stream().cuda_stream)
+        return
     kernels = _backend.active()
     if _backend.active_name() == "native":
         kernels.backward_bits_raw(dtype, grad.data_ptr(), dx.data_ptr(), grad.numel(), p, bits.data_ptr())
@@ -91,12 +132,9 @@ def draw_seed(device: torch.device, generator: torch.Generator | None = None) ->
 def resolve_seed(seed, offset, generator, device) -> tuple[int, int] | None:
     """Explicit (seed, offset) as u64, a draw from an explicit generator, or None: draw from
     torch's default generator when the kernel runs (inside the op, so compiled graphs draw anew)."""
-    if seed is not None:
-        if generator is not None:
-            raise ValueError("generator: pass either seed= or generator=, not both")
-        return as_u64(seed, "seed"), 0 if offset is None else as_u64(offset, "offset")
-    if offset is not None:
-        raise ValueError("offset: an explicit offset needs an explicit seed")
+    explicit = explicit_seed_offset(seed, offset, generator)
+    if explicit is not None:
+        return explicit
     if generator is not None:
         if not isinstance(generator, torch.Generator):
             raise TypeError(f"generator: expected a torch.Generator, got {type(generator).__name__}")
