@@ -1,9 +1,11 @@
 """The Numba mirror (fastdrop._numba_kernels) alone, against a slow, obviously-correct reference
-written here: Python integers for Philox, NumPy for the float rounding. No native module needed."""
+written here: Python integers for Philox, NumPy for the float rounding. No native module needed,
+except by the last section, which checks bit identity with it where it imports."""
 
 from __future__ import annotations
 
 import functools
+import importlib
 import math
 from pathlib import Path
 
@@ -25,6 +27,8 @@ STORAGE = {"float16": np.float16, "bfloat16": np.uint16, "float32": np.float32, 
 BITS = {"float16": np.uint16, "bfloat16": np.uint16, "float32": np.uint32, "float64": np.uint64}
 SIZES = (0, 1, 3, 7, 8, 9, 1000, 33000)
 PS = (0.0, 0.1, 0.5, 0.9, 1.0)
+# The variants' constants depend on p alone; these cover keep-all, a generic p and drop-all.
+VARIANT_PS = (0.0, 0.3, 1.0)
 SEED, OFFSET = 0x0123456789ABCDEF, 2**63 + 5
 MASK32 = 0xFFFFFFFF
 
@@ -71,21 +75,71 @@ def f32_to_bf16_bits(y32):
     return np.where(nan, high | 0x40, high + up).astype(np.uint16)
 
 
-@np.errstate(over="ignore", invalid="ignore")
-def ref_apply(dtype, x, keep, p):
-    """keep ? x * s : 0 in the compute type, rounded once to the storage type (its bits)."""
-    s = 0.0 if p == 1.0 else 1.0 / (1.0 - p)
-    if dtype == "float64":
-        return np.where(keep, x * np.float64(s), 0.0).view(np.uint64)
-    if dtype == "float32":
-        return np.where(keep, x * np.float32(s), np.float32(0)).view(np.uint32)
+def compute_type(dtype):
+    return np.float64 if dtype == "float64" else np.float32
+
+
+def widen(dtype, x):
+    """Stored values (16-bit floats as their bits) in their compute type, exactly."""
     if dtype == "bfloat16":
-        wide = (x.astype(np.uint32) << 16).view(np.float32)
-        return f32_to_bf16_bits(np.where(keep, wide * np.float32(s), np.float32(0)))
-    y32 = np.where(keep, x.astype(np.float32) * np.float32(s), np.float32(0))
+        return (x.astype(np.uint32) << 16).view(np.float32)
+    return x.astype(compute_type(dtype))
+
+
+def rounded_bits(dtype, y):
+    """Values of the compute type rounded once to the storage type, as its bits."""
+    if dtype == "float64":
+        return y.view(np.uint64)
+    if dtype == "float32":
+        return y.view(np.uint32)
+    if dtype == "bfloat16":
+        return f32_to_bf16_bits(y)
     # NumPy rounds to nearest even; the contract's NaN is the quiet 0x7e00 with the sign kept.
-    nan = np.uint16(0x7E00) | ((y32.view(np.uint32) >> 16) & 0x8000).astype(np.uint16)
-    return np.where(np.isnan(y32), nan, y32.astype(np.float16).view(np.uint16))
+    nan = np.uint16(0x7E00) | ((y.view(np.uint32) >> 16) & 0x8000).astype(np.uint16)
+    with np.errstate(over="ignore", invalid="ignore"):
+        return np.where(np.isnan(y), nan, y.astype(np.float16).view(np.uint16))
+
+
+@np.errstate(over="ignore", invalid="ignore")
+def ref_apply(dtype, x, keep, p, scale=None):
+    """keep ? x * s : 0 in the compute type, rounded once to the storage type (its bits); s is
+    1 / (1 - p) unless a scale (of the compute type) is given."""
+    c = compute_type(dtype)
+    s = c(0.0 if p == 1.0 else 1.0 / (1.0 - p)) if scale is None else scale
+    return rounded_bits(dtype, np.where(keep, widen(dtype, x) * s, c(0)))
+
+
+def ref_alpha_constants(p, c):
+    """PyTorch's alpha dropout constants (a, a alpha p, a alpha (p - 1)) in compute type c: each
+    rounded to c from double, the dropped value subtracted in c."""
+    if p == 1.0:
+        return c(0), c(0), c(0)
+    alpha = 1.7580993408473766
+    a = 1.0 / math.sqrt((alpha * alpha * p + 1.0) * (1.0 - p))
+    keep_add = c(alpha * a * p)
+    return c(a), keep_add, keep_add - c(alpha * a)
+
+
+@np.errstate(over="ignore", invalid="ignore")
+def ref_alpha(dtype, x, keep, p):
+    """keep ? x * a + a alpha p : a alpha (p - 1) in the compute type, rounded once (its bits)."""
+    a, keep_add, drop_value = ref_alpha_constants(p, compute_type(dtype))
+    return rounded_bits(dtype, np.where(keep, widen(dtype, x) * a + keep_add, drop_value))
+
+
+def ref_alpha_grad(dtype, dy, keep, p):
+    """keep ? dy * a : 0, a in the compute type."""
+    return ref_apply(dtype, dy, keep, p, scale=ref_alpha_constants(p, compute_type(dtype))[0])
+
+
+def ref_units(shape, unit_strides):
+    """The unit of each element of a C-order array of shape: sum_d i_d * unit_strides[d]."""
+    index = np.indices(shape).reshape(len(shape), -1)
+    return (index * np.array(unit_strides, np.int64)[:, None]).sum(axis=0, dtype=np.int64)
+
+
+def unit_count(shape, unit_strides):
+    return 1 + sum((d - 1) * u for d, u in zip(shape, unit_strides)) if math.prod(shape) else 0
 
 
 def random_values(dtype, n, seed=1):
@@ -265,3 +319,170 @@ def test_wrong_sizes_raise_and_touch_nothing():
         nk.backward_bits("float32", x, np.zeros(11, np.float32), 0.5, np.zeros(2, np.uint8))
     assert not y.any()
     np.testing.assert_array_equal(x, np.arange(10, dtype=np.float32))
+
+
+# ---- keep bits, broadcast apply and alpha dropout -------------------------------------------
+
+# (shape, unit_strides) as the front-ends pass them: elementwise; a broadcast dim (a noise shape
+# (3, 1, 5)); a stride-0 last dim (spatial dropout channels first, stochastic depth); a last dim
+# of unit stride other than 1 (channels last, a transposed view); a size-1 dim; empty arrays.
+# Odd sizes, and rows that cross tiles (1024 elements) and chunks (32768) mid-row.
+APPLY_PATTERNS = (
+    ((37,), (1,)),
+    ((3, 4, 5), (5, 0, 1)),
+    ((2, 3, 63), (3, 1, 0)),
+    ((33, 1003), (1, 0)),
+    ((9, 7, 3), (3, 0, 1)),
+    ((3, 7, 5), (35, 1, 7)),
+    ((5, 7001), (1, 5)),
+    ((2, 1, 3, 5, 7), (1, 4, 2, 0, 6)),
+    ((0, 5), (5, 1)),
+    ((4, 0), (1, 0)),
+)
+APPLY_REFS = {"dropout": ref_apply, "alpha": ref_alpha, "alpha_grad": ref_alpha_grad}
+
+
+@pytest.mark.parametrize("p", (0.0, 1e-9, 0.3, 0.5, 0.999999, 1.0))
+def test_alpha_constants_match_reference(p):
+    for c, got in zip((np.float32, np.float64), nk.make_alpha_params(p)):
+        want = ref_alpha_constants(p, c)
+        assert [type(v) for v in got] == [c] * 3
+        assert [v.tobytes() for v in got] == [v.tobytes() for v in want]
+
+
+@pytest.mark.parametrize("p", VARIANT_PS)
+def test_mask_bits_match_reference(p):
+    for n in SIZES:
+        bits = np.full((n + 7) // 8, 0xA5, np.uint8)
+        nk.mask_bits(n, p, SEED, OFFSET, bits)
+        # Bits past n in the last byte are 0.
+        np.testing.assert_array_equal(bits, np.packbits(ref_keep(n, p, SEED, OFFSET), bitorder="little"),
+                                      err_msg=f"n={n}")
+
+
+@pytest.mark.parametrize("p", VARIANT_PS)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_alpha_forward_and_backward_match_reference(dtype, p):
+    for n in SIZES:
+        x, dy = random_values(dtype, n, seed=9), random_values(dtype, n, seed=10)
+        x_before = x.copy()
+        y, dx = np.empty_like(x), np.empty_like(dy)
+        bits = np.full((n + 7) // 8, 0xA5, np.uint8)
+        nk.alpha_forward(dtype, x, y, p, SEED, OFFSET, mask_bits=bits)
+        nk.alpha_backward(dtype, dy, dx, p, SEED, OFFSET)
+        keep = ref_keep(n, p, SEED, OFFSET)
+        np.testing.assert_array_equal(bits_of(y), ref_alpha(dtype, x, keep, p), err_msg=f"n={n}")
+        np.testing.assert_array_equal(bits_of(dx), ref_alpha_grad(dtype, dy, keep, p), err_msg=f"n={n}")
+        np.testing.assert_array_equal(bits, np.packbits(keep, bitorder="little"))
+        np.testing.assert_array_equal(bits_of(x), bits_of(x_before))
+
+
+@pytest.mark.parametrize("p", VARIANT_PS)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("kind", APPLY_REFS)
+def test_apply_mask_bits_matches_reference(kind, dtype, p):
+    rng = np.random.default_rng(11)
+    for shape, unit_strides in APPLY_PATTERNS:
+        n = math.prod(shape)
+        x = random_values(dtype, n, seed=12)
+        x_before = x.copy()
+        # Random bits, those past the last unit included: they must be ignored.
+        unit_bits = rng.integers(0, 256, (unit_count(shape, unit_strides) + 7) // 8, dtype=np.uint8)
+        keep = np.unpackbits(unit_bits, bitorder="little").astype(np.bool_)[ref_units(shape, unit_strides)]
+        y = np.empty_like(x)
+        nk.apply_mask_bits(kind, dtype, x, y, list(shape), list(unit_strides), p, unit_bits)
+        want = APPLY_REFS[kind](dtype, x, keep, p)
+        np.testing.assert_array_equal(bits_of(y), want, err_msg=f"shape={shape} unit_strides={unit_strides}")
+        np.testing.assert_array_equal(bits_of(x), bits_of(x_before))
+        nk.apply_mask_bits(kind, dtype, x, x, list(shape), list(unit_strides), p, unit_bits)
+        np.testing.assert_array_equal(bits_of(x), want)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_variants_thread_counts_give_identical_bits(dtype, threads_restored):
+    # Several chunks, each starting mid-row, units read in transposed order.
+    shape, unit_strides = (13, 12611), (1, 13)
+    n = math.prod(shape)
+    x = random_values(dtype, n, seed=13)
+    unit_bits = np.random.default_rng(14).integers(0, 256, (n + 7) // 8, dtype=np.uint8)
+    results = []
+    for threads in (1, 2):
+        nk.set_num_threads(threads)
+        y, dx, applied = np.empty_like(x), np.empty_like(x), np.empty_like(x)
+        bits, alone = np.empty((n + 7) // 8, np.uint8), np.empty((n + 7) // 8, np.uint8)
+        nk.alpha_forward(dtype, x, y, 0.3, SEED, OFFSET, mask_bits=bits)
+        nk.alpha_backward(dtype, x, dx, 0.3, SEED, OFFSET)
+        nk.mask_bits(n, 0.3, SEED, OFFSET, alone)
+        nk.apply_mask_bits("alpha", dtype, x, applied, list(shape), list(unit_strides), 0.3, unit_bits)
+        results.append((bits_of(y), bits_of(dx), bits, alone, bits_of(applied)))
+    for one, two in zip(*results):
+        np.testing.assert_array_equal(one, two)
+
+
+def test_variant_errors_raise_and_touch_nothing():
+    x = np.arange(12, dtype=np.float32)
+    y = np.zeros(12, np.float32)
+    unit_bits = np.full(2, 0xFF, np.uint8)
+    with pytest.raises(ValueError, match="kind: expected dropout, alpha or alpha_grad, got gauss"):
+        nk.apply_mask_bits("gauss", "float32", x, y, [3, 4], [4, 1], 0.5, unit_bits)
+    with pytest.raises(TypeError, match="dtype"):
+        nk.apply_mask_bits("dropout", "int8", x, y, [3, 4], [4, 1], 0.5, unit_bits)
+    with pytest.raises(ValueError, match="unit_strides"):
+        nk.apply_mask_bits("dropout", "float32", x, y, [3, 4], [4], 0.5, unit_bits)
+    with pytest.raises(ValueError, match="shape"):
+        nk.apply_mask_bits("dropout", "float32", x, y, [], [], 0.5, unit_bits)
+    with pytest.raises(ValueError, match="unit_strides"):
+        nk.apply_mask_bits("dropout", "float32", x, y, [3, 4], [4, -1], 0.5, unit_bits)
+    with pytest.raises(ValueError, match="x"):
+        nk.apply_mask_bits("dropout", "float32", x, y, [3, 5], [5, 1], 0.5, unit_bits)
+    with pytest.raises(ValueError, match="out"):
+        nk.apply_mask_bits("dropout", "float32", x, np.zeros(11, np.float32), [3, 4], [4, 1], 0.5, unit_bits)
+    with pytest.raises(ValueError, match="unit_bits"):
+        nk.apply_mask_bits("dropout", "float32", x, y, [3, 4], [8, 1], 0.5, unit_bits)
+    with pytest.raises(ValueError, match="n: expected a count >= 0"):
+        nk.mask_bits(-1, 0.5, 1, 2, np.zeros(0, np.uint8))
+    with pytest.raises(ValueError, match="mask_bits"):
+        nk.mask_bits(17, 0.5, 1, 2, unit_bits)
+    with pytest.raises(ValueError, match="mask_bits"):
+        nk.alpha_forward("float32", x, y, 0.5, 1, 2, mask_bits=np.zeros(1, np.uint8))
+    with pytest.raises(ValueError, match="out"):
+        nk.alpha_backward("float32", x, np.zeros(13, np.float32), 0.5, 1, 2)
+    assert not y.any()
+    np.testing.assert_array_equal(x, np.arange(12, dtype=np.float32))
+    np.testing.assert_array_equal(unit_bits, [0xFF, 0xFF])
+
+
+# ---- bit identity with the native module -----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def native():
+    try:
+        return importlib.import_module("fastdrop._native")
+    except ImportError as err:
+        pytest.skip(f"fastdrop._native does not import ({err}): nothing to compare the mirror with")
+
+
+@pytest.mark.parametrize("p", VARIANT_PS)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_variants_match_native(native, dtype, p):
+    rng = np.random.default_rng(15)
+    for n in SIZES + (2 * nk.PARALLEL_MIN + 9,):
+        x = random_values(dtype, n, seed=16)
+        for name in ("alpha_forward", "alpha_backward"):
+            got, want = np.empty_like(x), np.empty_like(x)
+            getattr(nk, name)(dtype, x, got, p, SEED, OFFSET)
+            getattr(native, name)(dtype, x, want, p, SEED, OFFSET)
+            np.testing.assert_array_equal(bits_of(got), bits_of(want), err_msg=f"{name} n={n}")
+        got, want = np.empty((n + 7) // 8, np.uint8), np.empty((n + 7) // 8, np.uint8)
+        nk.mask_bits(n, p, SEED, OFFSET, got)
+        native.mask_bits(n, p, SEED, OFFSET, want)
+        np.testing.assert_array_equal(got, want, err_msg=f"mask_bits n={n}")
+    for shape, unit_strides in APPLY_PATTERNS:
+        x = random_values(dtype, math.prod(shape), seed=17)
+        unit_bits = rng.integers(0, 256, (unit_count(shape, unit_strides) + 7) // 8, dtype=np.uint8)
+        for kind in APPLY_REFS:
+            got, want = np.empty_like(x), np.empty_like(x)
+            nk.apply_mask_bits(kind, dtype, x, got, list(shape), list(unit_strides), p, unit_bits)
+            native.apply_mask_bits(kind, dtype, x, want, list(shape), list(unit_strides), p, unit_bits)
+            np.testing.assert_array_equal(bits_of(got), bits_of(want), err_msg=f"{kind} shape={shape}")

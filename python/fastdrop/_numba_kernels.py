@@ -3,24 +3,32 @@
 Its C++ twins, whose structure and names it keeps:
 - csrc/include/fastdrop/philox.h: philox_round, philox4x32_10, stream_block, stream_word;
 - csrc/include/fastdrop/dropout_math.h: half_to_float, float_to_half_rne, bfloat16_to_float,
-  float_to_bfloat16_rne, make_dropout_params, keeps, dropout_element;
+  float_to_bfloat16_rne, make_dropout_params, keeps, dropout_element, make_alpha_constants,
+  make_alpha_params, alpha_dropout_element;
+- csrc/cpu/element_ops.h: DropoutOp and AlphaOp, here an op code (element_op);
 - csrc/cpu/dropout_kernel.cpp: tile_words and the tile loops (keeps of a tile, element loop, masks);
+- csrc/cpu/broadcast_kernel.cpp and the row-segment walk of api.cpp's fastdrop_apply_mask_bits:
+  unit_bit, unit_keeps;
 - csrc/cpu/api.cpp: calls split into chunks of 32768 units run in parallel, so that results do
   not depend on the thread count.
 
-The interface is that of the compiled module fastdrop._native (forward, backward_bits,
-stream_words, set_num_threads, get_num_threads), so the front-end can call either. 16-bit floats
-are handled as their raw uint16 bits.
+The interface is that of the compiled module fastdrop._native (forward, backward_bits, mask_bits,
+apply_mask_bits, alpha_forward, alpha_backward, stream_words, set_num_threads, get_num_threads),
+so the front-end can call either. 16-bit floats are handled as their raw uint16 bits.
 
 Numba widens uint32 arithmetic to uint64 (and mixing uint64 with a signed int gives float64), so
 32-bit words are carried in uint64 with explicit np.uint64 constants and masks. Every function is
 compiled lazily at its first call and cached on disk; fastmath stays off so that rounding is exact.
 The helpers of the loops are inlined in Numba's IR (inline="always"): LLVM alone does not inline
 the Philox rounds, and the loop over blocks then does not vectorise. The float conversions are
-left to LLVM, which vectorises them better that way.
+left to LLVM, which vectorises them better that way. The functions called once per tile
+(tile_keeps, unit_keeps, store_masks) are not inlined: compiled once, they serve every kernel,
+which keeps a cold start about a third shorter at no cost in speed.
 """
 
 from __future__ import annotations
+
+import math
 
 import numba
 import numpy as np
@@ -49,6 +57,8 @@ CHUNK = 1 << 15
 PARALLEL_MIN = 1 << 16
 # Units per tile (dropout_kernel.cpp kTile): a tile's keeps and values stay in L1 between loops.
 TILE = 1024
+# Dimensions apply_mask_bits takes (api.cpp kMaxDims); callers merge adjacent dimensions first.
+MAX_DIMS = 16
 
 
 # ---- philox.h -------------------------------------------------------------------------------
@@ -189,6 +199,85 @@ def dropout_element(x, keep, scale):
     return x * scale if keep else np.float32(0.0)
 
 
+# Alpha dropout with PyTorch's constants (Klambauer et al., "Self-Normalizing Neural Networks").
+ALPHA_DROPOUT_ALPHA = 1.7580993408473766
+
+
+def make_alpha_constants(p, compute):
+    """(a, keep_add, drop_value) of alpha dropout in compute (np.float32 or np.float64).
+
+    Plain Python like make_dropout_params: a = 1 / sqrt((alpha^2 p + 1)(1 - p)) in double, each
+    constant rounded to the compute type, and drop_value their difference in that type (NumPy
+    scalars of one type compute in it), as PyTorch computes them.
+    """
+    p = float(p)
+    if p >= 1.0:
+        return compute(0.0), compute(0.0), compute(0.0)  # everything dropped to 0, no inf
+    alpha = ALPHA_DROPOUT_ALPHA
+    a = 1.0 / math.sqrt((alpha * alpha * p + 1.0) * (1.0 - p))
+    alpha_a = compute(alpha * a)
+    keep_add = compute(alpha * a * p)
+    return compute(a), keep_add, keep_add - alpha_a
+
+
+def make_alpha_params(p):
+    """The alpha constants of a call in both compute types: (float32 ones, float64 ones)."""
+    return make_alpha_constants(p, np.float32), make_alpha_constants(p, np.float64)
+
+
+@njit(cache=True, inline="always")
+def alpha_dropout_element(x, keep, a, keep_add, drop_value):
+    """keep ? x * a + keep_add : drop_value in the compute type (16-bit storage as dropout_element)."""
+    return x * a + keep_add if keep else drop_value
+
+
+# ---- element_ops.h --------------------------------------------------------------------------
+# The op of a kernel's element loop is a code, not a function argument: each function object
+# would compile the kernels again (and miss the disk cache). The alpha dropout backward is
+# OP_DROPOUT with the scale a, as in the C++.
+OP_DROPOUT = 0  # DropoutOp: keep ? x * scale : 0
+OP_ALPHA = 1  # AlphaOp: keep ? x * scale + keep_add : drop_value, scale being a
+
+
+@njit(cache=True, inline="always")
+def element_op(op, x, keep, scale, keep_add, drop_value):
+    if op == OP_ALPHA:
+        return alpha_dropout_element(x, keep, scale, keep_add, drop_value)
+    return dropout_element(x, keep, scale)
+
+
+# ---- broadcast_kernel.cpp and api.cpp's fastdrop_apply_mask_bits ----------------------------
+
+
+@njit(cache=True, inline="always")
+def unit_bit(bits, u):
+    return (bits[u >> 3] >> (u & 7)) & 1
+
+
+@njit(cache=True)
+def unit_keeps(first, n, unit_bits, shape, unit_strides, keep):
+    """keep[0, n) of the elements first .. first + n - 1 of a C-order array of `shape`, where
+    element (i_0, ..., i_last) has the bit of unit sum_d i_d * unit_strides[d].
+
+    Row segment by row segment: only the unit of a segment's first element needs its
+    multi-index, the rest of the segment steps by the last dimension's unit stride.
+    """
+    last = shape.size - 1
+    row, row_stride = shape[last], unit_strides[last]
+    i = 0
+    while i < n:
+        col = (first + i) % row
+        rest = (first + i) // row
+        unit = col * row_stride
+        for d in range(last - 1, -1, -1):
+            unit += (rest % shape[d]) * unit_strides[d]
+            rest //= shape[d]
+        seg = min(row - col, n - i)
+        for j in range(seg):
+            keep[i + j] = unit_bit(unit_bits, unit + j * row_stride)
+        i += seg
+
+
 # ---- dropout_kernel.cpp ---------------------------------------------------------------------
 
 
@@ -233,15 +322,18 @@ def unpack8(byte):
     return ((v + np.uint64(0x7F7F7F7F7F7F7F7F)) >> np.uint64(7)) & np.uint64(0x0101010101010101)
 
 
-@njit(cache=True, inline="always")
-def tile_keeps(seed, offset, threshold, drop_all, first, n, bits_in, keep):
-    """keep[0, n) (0 or 1) of the units first .. first + n - 1 of a tile; first is a multiple of 8.
+@njit(cache=True)
+def tile_keeps(seed, offset, threshold, drop_all, first, n, bits_in, shape, unit_strides, keep):
+    """keep[0, n) (0 or 1) of the elements first .. first + n - 1 of a tile; first is a multiple of 8.
 
-    From the stream when bits_in is empty (forward), else from its bits (backward_bits). The
-    stream is decided a block at a time: its 4 keeps go out as the 4 bytes of one uint32 (in
-    memory order on a little-endian CPU, as the C++ pack8/unpack8 assume too).
+    From bits_in's bits of the units of a broadcast shape when shape is not empty
+    (apply_mask_bits); else from the stream when bits_in is empty (forward), else from its bit i
+    (backward_bits). The stream is decided a block at a time: its 4 keeps go out as the 4 bytes of
+    one uint32 (in memory order on a little-endian CPU, as the C++ pack8/unpack8 assume too).
     """
-    if bits_in.size == 0:
+    if shape.size != 0:
+        unit_keeps(first, n, bits_in, shape, unit_strides, keep)
+    elif bits_in.size == 0:
         keep4 = keep.view(np.uint32)
         for i in range((n + 3) // 4):
             c0, c1, c2, c3 = stream_block(seed, offset, np.uint64(first // 4 + i))
@@ -256,7 +348,7 @@ def tile_keeps(seed, offset, threshold, drop_all, first, n, bits_in, keep):
             keep8[j] = unpack8(bits[j])
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def store_masks(first, n, keep, mask_bits, mask_bytes):
     """The keeps of a tile into the masks asked for (an empty array was not asked for)."""
     if mask_bytes.size != 0:
@@ -278,61 +370,68 @@ def store_masks(first, n, keep, mask_bits, mask_bytes):
 
 
 # ---- api.cpp: chunks in parallel, one kernel per storage kind --------------------------------
-# Each kernel does forward (bits_in empty: keeps from the stream) and backward_bits (keeps from
-# bits_in). They differ only in the element loop: a Numba function handed another as an argument
-# compiles, and misses the disk cache, once per function object. Each tile of x is first copied
-# into xt: when y is x (in place) LLVM's overlap check would otherwise pick its scalar loop.
+# Each kernel does every call but stream_words: the element op (op, scale, keep_add, drop_value)
+# and the source of the keeps (see tile_keeps) are arguments. They differ only in the element
+# loop: a Numba function handed another as an argument compiles, and misses the disk cache, once
+# per function object. Each tile of x is first copied into xt: when y is x (in place) LLVM's
+# overlap check would otherwise pick its scalar loop.
 
 
 @njit(cache=True, parallel=True, nogil=True)
-def dropout_float16(x, y, seed, offset, threshold, drop_all, scale, bits_in, mask_bits, mask_bytes):
-    n = x.size
+def dropout_float16(n, x, y, seed, offset, threshold, drop_all, op, scale, keep_add, drop_value,
+                    bits_in, shape, unit_strides, mask_bits, mask_bytes):
     for c in prange((n + CHUNK - 1) // CHUNK):
         keep = np.empty(TILE, np.uint8)
         xt = np.empty(TILE, x.dtype)
         for t in range(c * CHUNK, min(n, (c + 1) * CHUNK), TILE):
             m = min(TILE, n - t)
-            tile_keeps(seed, offset, threshold, drop_all, t, m, bits_in, keep)
+            tile_keeps(seed, offset, threshold, drop_all, t, m, bits_in, shape, unit_strides, keep)
             xs, ys = x[t:t + m], y[t:t + m]
             for i in range(m):
                 xt[i] = xs[i]
             for i in range(m):
-                ys[i] = float_to_half_rne(dropout_element(half_to_float(xt[i]), keep[i] != 0, scale))
+                ys[i] = float_to_half_rne(element_op(op, half_to_float(xt[i]), keep[i] != 0, scale, keep_add,
+                                                     drop_value))
             store_masks(t, m, keep, mask_bits, mask_bytes)
 
 
 @njit(cache=True, parallel=True, nogil=True)
-def dropout_bfloat16(x, y, seed, offset, threshold, drop_all, scale, bits_in, mask_bits, mask_bytes):
-    n = x.size
+def dropout_bfloat16(n, x, y, seed, offset, threshold, drop_all, op, scale, keep_add, drop_value,
+                     bits_in, shape, unit_strides, mask_bits, mask_bytes):
     for c in prange((n + CHUNK - 1) // CHUNK):
         keep = np.empty(TILE, np.uint8)
         xt = np.empty(TILE, x.dtype)
         for t in range(c * CHUNK, min(n, (c + 1) * CHUNK), TILE):
             m = min(TILE, n - t)
-            tile_keeps(seed, offset, threshold, drop_all, t, m, bits_in, keep)
+            tile_keeps(seed, offset, threshold, drop_all, t, m, bits_in, shape, unit_strides, keep)
             xs, ys = x[t:t + m], y[t:t + m]
             for i in range(m):
                 xt[i] = xs[i]
             for i in range(m):
-                ys[i] = float_to_bfloat16_rne(dropout_element(bfloat16_to_float(xt[i]), keep[i] != 0, scale))
+                ys[i] = float_to_bfloat16_rne(element_op(op, bfloat16_to_float(xt[i]), keep[i] != 0, scale,
+                                                         keep_add, drop_value))
             store_masks(t, m, keep, mask_bits, mask_bytes)
 
 
 @njit(cache=True, parallel=True, nogil=True)
-def dropout_float(x, y, seed, offset, threshold, drop_all, scale, bits_in, mask_bits, mask_bytes):
-    """float32 and float64 (one specialisation each), whose storage type is their compute type."""
-    n = x.size
+def dropout_float(n, x, y, seed, offset, threshold, drop_all, op, scale, keep_add, drop_value,
+                  bits_in, shape, unit_strides, mask_bits, mask_bytes):
+    """float32 and float64 (one specialisation each), whose storage type is their compute type.
+
+    mask_bits runs it with empty x and y, as the C++ runs the tile loop with no data.
+    """
     for c in prange((n + CHUNK - 1) // CHUNK):
         keep = np.empty(TILE, np.uint8)
         xt = np.empty(TILE, x.dtype)
         for t in range(c * CHUNK, min(n, (c + 1) * CHUNK), TILE):
             m = min(TILE, n - t)
-            tile_keeps(seed, offset, threshold, drop_all, t, m, bits_in, keep)
-            xs, ys = x[t:t + m], y[t:t + m]
-            for i in range(m):
-                xt[i] = xs[i]
-            for i in range(m):
-                ys[i] = dropout_element(xt[i], keep[i] != 0, scale)
+            tile_keeps(seed, offset, threshold, drop_all, t, m, bits_in, shape, unit_strides, keep)
+            if x.size != 0:
+                xs, ys = x[t:t + m], y[t:t + m]
+                for i in range(m):
+                    xt[i] = xs[i]
+                for i in range(m):
+                    ys[i] = element_op(op, xt[i], keep[i] != 0, scale, keep_add, drop_value)
             store_masks(t, m, keep, mask_bits, mask_bytes)
 
 
@@ -347,15 +446,18 @@ def stream_chunks(seed, offset, first, words):
 
 # ---- the module interface (fastdrop._native's) ----------------------------------------------
 
-# dtype name -> (kernel, storage dtype, index of the scale in make_dropout_params' result).
+# dtype name -> (kernel, storage dtype, compute dtype).
 _KINDS = {
-    "float16": (dropout_float16, np.uint16, 4),
-    "bfloat16": (dropout_bfloat16, np.uint16, 4),
-    "float32": (dropout_float, np.float32, 4),
-    "float64": (dropout_float, np.float64, 5),
+    "float16": (dropout_float16, np.uint16, np.float32),
+    "bfloat16": (dropout_bfloat16, np.uint16, np.float32),
+    "float32": (dropout_float, np.float32, np.float32),
+    "float64": (dropout_float, np.float64, np.float64),
 }
+_APPLY_KINDS = ("dropout", "alpha", "alpha_grad")
+_NO_DATA = np.zeros(0, np.float32)
 _NO_BITS = np.zeros(0, np.uint8)
 _NO_BYTES = np.zeros(0, np.bool_)
+_NO_DIMS = np.zeros(0, np.int64)
 _num_threads = 0
 
 
@@ -364,6 +466,26 @@ def _kind(dtype):
         return _KINDS[dtype]
     except KeyError:
         raise TypeError(f"dtype: expected float16, bfloat16, float32 or float64, got {dtype}") from None
+
+
+def scale_of(params, compute):
+    """The scale of make_dropout_params' result in a compute type."""
+    return params[5] if compute is np.float64 else params[4]
+
+
+def alpha_of(alpha, compute):
+    """The constants of make_alpha_params' result in a compute type."""
+    return alpha[1] if compute is np.float64 else alpha[0]
+
+
+def _dropout_op(scale):
+    # The unused constants have the scale's type: every op then shares one specialisation.
+    zero = type(scale)(0.0)
+    return OP_DROPOUT, scale, zero, zero
+
+
+def _alpha_op(constants):
+    return (OP_ALPHA, *constants)
 
 
 def _buffer(a, what, storage, size, writable):
@@ -386,29 +508,110 @@ def _run(kernel, n, *args):
     kernel(*args)
 
 
+def _run_dropout(kernel, n, x, y, params, op, bits_in=_NO_BITS, shape=_NO_DIMS, unit_strides=_NO_DIMS,
+                 mask_bits=_NO_BITS, mask_bytes=_NO_BYTES):
+    """One of the dropout kernels over n elements, op being (code, scale, keep_add, drop_value)."""
+    seed, offset, threshold, drop_all = params[:4]
+    _run(kernel, n, n, x, y, seed, offset, threshold, drop_all, *op, bits_in, shape, unit_strides, mask_bits,
+         mask_bytes)
+
+
 def forward(dtype, x, y, p, seed, offset, mask_bits=None, mask_bytes=None):
     """y = dropout(x) for units 0 .. n - 1 of call (seed, offset); optionally the keep masks."""
-    kernel, storage, scale_index = _kind(dtype)
+    kernel, storage, compute = _kind(dtype)
     n = np.asarray(x).nbytes // np.dtype(storage).itemsize
     xs = _buffer(x, "x", storage, n, False)
     ys = _buffer(y, "out", storage, n, True)
     bits = _NO_BITS if mask_bits is None else _buffer(mask_bits, "mask_bits", np.uint8, (n + 7) // 8, True)
     keep = _NO_BYTES if mask_bytes is None else _buffer(mask_bytes, "mask_bytes", np.bool_, n, True)
     params = make_dropout_params(p, seed, offset)
-    _run(kernel, n, xs, ys, params[0], params[1], params[2], params[3], params[scale_index],
-         _NO_BITS, bits, keep)
+    _run_dropout(kernel, n, xs, ys, params, _dropout_op(scale_of(params, compute)), mask_bits=bits,
+                 mask_bytes=keep)
 
 
 def backward_bits(dtype, dy, dx, p, mask_bits):
     """dx = keep ? dy * scale : 0 with keep from bit (i & 7) of mask_bits[i >> 3]."""
-    kernel, storage, scale_index = _kind(dtype)
+    kernel, storage, compute = _kind(dtype)
     n = np.asarray(dy).nbytes // np.dtype(storage).itemsize
     gs = _buffer(dy, "grad", storage, n, False)
     dxs = _buffer(dx, "out", storage, n, True)
     bits = _buffer(mask_bits, "mask_bits", np.uint8, (n + 7) // 8, False)
     params = make_dropout_params(p, 0, 0)
-    _run(kernel, n, gs, dxs, params[0], params[1], params[2], params[3], params[scale_index],
-         bits, _NO_BITS, _NO_BYTES)
+    _run_dropout(kernel, n, gs, dxs, params, _dropout_op(scale_of(params, compute)), bits_in=bits)
+
+
+def mask_bits(n, p, seed, offset, bits):
+    """Keep bits alone of units 0 .. n - 1 of call (seed, offset): bit (i & 7) of bits[i >> 3],
+    the bits past n 0. The float32 kernel runs with no data (no specialisation of its own)."""
+    n = int(n)
+    if n < 0:
+        raise ValueError("n: expected a count >= 0")
+    out = _buffer(bits, "mask_bits", np.uint8, (n + 7) // 8, True)
+    params = make_dropout_params(p, seed, offset)
+    _run_dropout(dropout_float, n, _NO_DATA, _NO_DATA, params, _dropout_op(scale_of(params, np.float32)),
+                 mask_bits=out)
+
+
+def apply_mask_bits(kind, dtype, x, y, shape, unit_strides, p, unit_bits):
+    """y = kind(x, keep bit of the element's unit) for a contiguous x of `shape` (row-major), whose
+    element (i_0, ..., i_last) belongs to unit sum_d i_d * unit_strides[d] (stride 0 broadcasts).
+
+    kind: "dropout" (keep ? x * s : 0), "alpha" (alpha dropout's forward) or "alpha_grad" (its
+    backward, keep ? x * a : 0). Keep bits are read from unit_bits as mask_bits writes them.
+    """
+    if kind not in _APPLY_KINDS:
+        raise ValueError(f"kind: expected dropout, alpha or alpha_grad, got {kind}")
+    kernel, storage, compute = _kind(dtype)
+    if len(shape) != len(unit_strides):
+        raise ValueError("unit_strides: expected one per dimension of shape")
+    if not 1 <= len(shape) <= MAX_DIMS:
+        raise ValueError(f"shape: expected 1 to {MAX_DIMS} dimensions, got {len(shape)}")
+    dims = np.array(shape, np.int64)
+    strides = np.array(unit_strides, np.int64)
+    if (dims < 0).any() or (strides < 0).any():
+        raise ValueError("shape, unit_strides: expected values >= 0")
+    n = math.prod(int(d) for d in dims)
+    xs = _buffer(x, "x", storage, n, False)
+    ys = _buffer(y, "out", storage, n, True)
+    bits = np.asarray(unit_bits)
+    if not bits.flags.c_contiguous:
+        raise ValueError("unit_bits: must be C-contiguous")
+    bits = bits.reshape(-1).view(np.uint8)
+    # The native module trusts the caller here; a short buffer would be read past its end.
+    units = 1 + sum((int(d) - 1) * int(u) for d, u in zip(dims, strides)) if n else 0
+    if bits.size < (units + 7) // 8:
+        raise ValueError(f"unit_bits: expected at least {(units + 7) // 8} bytes for {units} units, got {bits.size}")
+    params = make_dropout_params(p, 0, 0)
+    alpha = alpha_of(make_alpha_params(p), compute)
+    if kind == "alpha":
+        op = _alpha_op(alpha)
+    elif kind == "alpha_grad":
+        op = _dropout_op(alpha[0])
+    else:
+        op = _dropout_op(scale_of(params, compute))
+    _run_dropout(kernel, n, xs, ys, params, op, bits_in=bits, shape=dims, unit_strides=strides)
+
+
+def alpha_forward(dtype, x, y, p, seed, offset, mask_bits=None):
+    """y = alpha dropout of x for units 0 .. n - 1 of call (seed, offset); optionally the keep bits."""
+    kernel, storage, compute = _kind(dtype)
+    n = np.asarray(x).nbytes // np.dtype(storage).itemsize
+    xs = _buffer(x, "x", storage, n, False)
+    ys = _buffer(y, "out", storage, n, True)
+    bits = _NO_BITS if mask_bits is None else _buffer(mask_bits, "mask_bits", np.uint8, (n + 7) // 8, True)
+    params = make_dropout_params(p, seed, offset)
+    _run_dropout(kernel, n, xs, ys, params, _alpha_op(alpha_of(make_alpha_params(p), compute)), mask_bits=bits)
+
+
+def alpha_backward(dtype, dy, dx, p, seed, offset):
+    """dx = keep ? dy * a : 0, the mask regenerated from (seed, offset): dropout's backward with
+    the scale a in place of 1 / (1 - p)."""
+    kernel, storage, compute = _kind(dtype)
+    n = np.asarray(dy).nbytes // np.dtype(storage).itemsize
+    gs = _buffer(dy, "grad", storage, n, False)
+    dxs = _buffer(dx, "out", storage, n, True)
+    params = make_dropout_params(p, seed, offset)
+    _run_dropout(kernel, n, gs, dxs, params, _dropout_op(alpha_of(make_alpha_params(p), compute)[0]))
 
 
 def stream_words(seed, offset, first, words):
