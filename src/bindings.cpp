@@ -154,13 +154,15 @@ void apply_mask_bits(const std::string& kind_name, const std::string& dtype_name
   check_items(x, dtype, "x");
   const void* xp = buffer(x, "x", x.size() * item_size(dtype), false);
   void* yp = buffer(y, "out", x.size() * item_size(dtype), true);
-  if (!(unit_bits.flags() & py::array::c_style)) throw py::value_error("unit_bits: must be C-contiguous");
-  const auto* bits = static_cast<const uint8_t*>(unit_bits.data());
+  py::ssize_t elements = 1;
+  for (int64_t size : shape) elements *= size;
+  if (elements != x.size()) throw py::value_error("shape: must have as many elements as x");
+  const auto* bits = static_cast<const uint8_t*>(buffer(unit_bits, "unit_bits", unit_bits.nbytes(), false));
   fastdrop_status status;
   {
     py::gil_scoped_release release;
     status = fastdrop_apply_mask_bits(kind, dtype, xp, yp, static_cast<int>(shape.size()), shape.data(),
-                                      unit_strides.data(), p, bits);
+                                      unit_strides.data(), p, bits, unit_bits.nbytes());
   }
   check(status);
 }

@@ -142,17 +142,20 @@ fastdrop_status fastdrop_dropout_mask_bits(int64_t n, double p, uint64_t seed, u
 fastdrop_status fastdrop_apply_mask_bits(fastdrop_apply_kind kind, fastdrop_dtype dtype, const void* x,
                                          void* y, int ndim, const int64_t* shape,
                                          const int64_t* unit_strides, double p,
-                                         const uint8_t* unit_bits) {
+                                         const uint8_t* unit_bits, int64_t unit_bits_size) {
   if (kind < FASTDROP_APPLY_DROPOUT || kind > FASTDROP_APPLY_ALPHA_GRAD) return FASTDROP_ERROR_INVALID_VALUE;
   if (!valid_dtype(dtype)) return FASTDROP_ERROR_UNSUPPORTED_DTYPE;
   if (ndim < 1 || ndim > kMaxDims || !valid_p(p)) return FASTDROP_ERROR_INVALID_VALUE;
   if (!shape || !unit_strides) return FASTDROP_ERROR_NULL_POINTER;
   int64_t n = 1;
+  int64_t last_unit = 0;
   for (int d = 0; d < ndim; ++d) {
     if (shape[d] < 0 || unit_strides[d] < 0) return FASTDROP_ERROR_INVALID_VALUE;
     n *= shape[d];
+    if (shape[d] > 0) last_unit += (shape[d] - 1) * unit_strides[d];
   }
   if (n > 0 && (!x || !y || !unit_bits)) return FASTDROP_ERROR_NULL_POINTER;
+  if (n > 0 && unit_bits_size < last_unit / 8 + 1) return FASTDROP_ERROR_INVALID_VALUE;
   const fastdrop::cpu::ApplyRowTable* rows = fastdrop::cpu::active_apply_rows();
   if (!rows) return FASTDROP_ERROR_ISA_UNAVAILABLE;
   fastdrop::DropoutParams params = fastdrop::make_dropout_params(p, 0, 0);

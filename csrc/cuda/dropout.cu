@@ -44,28 +44,22 @@ __device__ __forceinline__ void store_group(T* dst, const T (&v)[kUnitsPerGroup]
   for (int i = 0; i < kWordsPerGroup<T>; ++i) reinterpret_cast<uint4*>(dst)[i] = words[i];
 }
 
-// out[j] = dropout_element(in[j], bit j of keep) for the `valid` leading units of one group.
+// One group: as 128-bit words when aligned and whole, else element by element (unaligned arrays
+// and the ragged last group).
 template <class T>
 __device__ __forceinline__ void apply_group(const T* in, T* out, uint32_t keep, int valid,
                                             typename ComputeType<T>::type scale, bool vector) {
   if (vector && valid == kUnitsPerGroup) {
     T v[kUnitsPerGroup];
     load_group(in, v);
-#pragma unroll
-    for (int j = 0; j < kUnitsPerGroup; ++j) v[j] = dropout_element(v[j], (keep >> j) & 1u, scale);
+    apply_group_elementwise(v, v, keep, kUnitsPerGroup, scale);
     store_group(out, v);
-    return;
-  }
-  // Unaligned arrays and the ragged last group: element by element. The bound is tested inside
-  // the unrolled loop so that indices stay compile-time constants.
-#pragma unroll
-  for (int j = 0; j < kUnitsPerGroup; ++j) {
-    if (j < valid) out[j] = dropout_element(in[j], (keep >> j) & 1u, scale);
+  } else {
+    apply_group_elementwise(in, out, keep, valid, scale);
   }
 }
 
-// Grid-stride loop over groups: group g is units 8g .. 8g + 7, the words of Philox blocks 2g and
-// 2g + 1, and byte g of the bit mask.
+// Grid-stride loops over groups: group g is units 8g .. 8g + 7 and byte g of the bit mask.
 template <class T>
 __global__ void __launch_bounds__(kThreadsPerBlock) forward_kernel(KernelArgs args) {
   DropoutParams params = args.params;
@@ -81,17 +75,9 @@ __global__ void __launch_bounds__(kThreadsPerBlock) forward_kernel(KernelArgs ar
   const uint64_t stride = static_cast<uint64_t>(gridDim.x) * blockDim.x;
   for (uint64_t g = static_cast<uint64_t>(blockIdx.x) * blockDim.x + threadIdx.x; g < groups;
        g += stride) {
-    const PhiloxBlock lo = stream_block(params.seed, params.offset, 2 * g);
-    const PhiloxBlock hi = stream_block(params.seed, params.offset, 2 * g + 1);
-    uint32_t keep = 0;
-#pragma unroll
-    for (int j = 0; j < 4; ++j) {
-      keep |= static_cast<uint32_t>(keeps(lo.v[j], params)) << j;
-      keep |= static_cast<uint32_t>(keeps(hi.v[j], params)) << (j + 4);
-    }
-    const int valid = units_in_group(g, n);
-    keep &= (1u << valid) - 1u;  // mask bits past n are zero, as on the CPU
-    apply_group(in + g * kUnitsPerGroup, out + g * kUnitsPerGroup, keep, valid, scale, args.vector);
+    const uint32_t keep = group_keep_bits(params, g, n);
+    apply_group(in + g * kUnitsPerGroup, out + g * kUnitsPerGroup, keep, units_in_group(g, n),
+                scale, args.vector);
     if (args.mask_bits_out) args.mask_bits_out[g] = static_cast<uint8_t>(keep);
   }
 }

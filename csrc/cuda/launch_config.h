@@ -1,8 +1,10 @@
-// Launch configuration of the CUDA dropout kernels. Plain C++ with no CUDA headers, so that the
-// host-only unit test (tests/cpp/test_launch_config.cpp) checks exactly what the launchers use.
+// Launch configuration of the CUDA dropout kernels and how units map to their threads. Plain C++
+// with no CUDA headers, so that the host-only unit test (tests/cpp/test_launch_config.cpp) checks
+// exactly what the launchers and kernels use.
 #pragma once
 #include <stdint.h>
 
+#include "fastdrop/dropout_math.h"
 #include "fastdrop/philox.h"
 
 namespace fastdrop::cuda {
@@ -39,6 +41,30 @@ inline LaunchConfig launch_config(int64_t n, int sm_count) {
 FASTDROP_HOST_DEVICE int units_in_group(uint64_t g, uint64_t n) {
   const uint64_t first = g * kUnitsPerGroup;
   return n - first < kUnitsPerGroup ? static_cast<int>(n - first) : kUnitsPerGroup;
+}
+
+// The keep bits of group g: bit j for unit 8g + j, zero past n; byte g of the bit mask. Units
+// 8g .. 8g + 7 take the words of Philox blocks 2g and 2g + 1.
+FASTDROP_HOST_DEVICE uint32_t group_keep_bits(const DropoutParams& params, uint64_t g, uint64_t n) {
+  const PhiloxBlock lo = stream_block(params.seed, params.offset, 2 * g);
+  const PhiloxBlock hi = stream_block(params.seed, params.offset, 2 * g + 1);
+  uint32_t keep = 0;
+  for (int j = 0; j < 4; ++j) {
+    keep |= static_cast<uint32_t>(keeps(lo.v[j], params)) << j;
+    keep |= static_cast<uint32_t>(keeps(hi.v[j], params)) << (j + 4);
+  }
+  return keep & ((1u << units_in_group(g, n)) - 1u);
+}
+
+// out[j] = dropout_element(in[j], bit j of keep) for the first `valid` units of a group. The bound
+// is tested inside the loop, which the compiler unrolls, so that indices into register arrays stay
+// compile-time constants.
+template <class T>
+FASTDROP_HOST_DEVICE void apply_group_elementwise(const T* in, T* out, uint32_t keep, int valid,
+                                                  typename ComputeType<T>::type scale) {
+  for (int j = 0; j < kUnitsPerGroup; ++j) {
+    if (j < valid) out[j] = dropout_element(in[j], (keep >> j) & 1u, scale);
+  }
 }
 
 // Whether whole groups of an array at this address can move as 128-bit words: a group of any

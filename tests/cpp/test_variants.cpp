@@ -57,7 +57,7 @@ void check_apply(const char* isa) {
     for (int kind = FASTDROP_APPLY_DROPOUT; kind <= FASTDROP_APPLY_ALPHA_GRAD; ++kind) {
       std::vector<float> y(n);
       CHECK(fastdrop_apply_mask_bits(fastdrop_apply_kind(kind), FASTDROP_FLOAT32, x.data(), y.data(), 4, shape,
-                                     strides, p, bits.data()) == FASTDROP_SUCCESS, "status");
+                                     strides, p, bits.data(), static_cast<int64_t>(bits.size())) == FASTDROP_SUCCESS, "status");
       int64_t i = 0;
       for (int64_t a = 0; a < shape[0]; ++a)
         for (int64_t b = 0; b < shape[1]; ++b)
@@ -88,7 +88,8 @@ void check_alpha(const char* isa) {
             "status");
       const int64_t shape[1] = {n}, strides[1] = {1};
       CHECK(fastdrop_apply_mask_bits(FASTDROP_APPLY_ALPHA_GRAD, FASTDROP_FLOAT32, x.data(), dx_bits.data(), 1, shape,
-                                     strides, p, bits.data()) == FASTDROP_SUCCESS, "status");
+                                     strides, p, bits.data(), static_cast<int64_t>(bits.size())) == FASTDROP_SUCCESS,
+            "status");
       for (int64_t i = 0; i < n; ++i) {
         const bool keep = keeps(stream_word(1, 2, i), params);
         const float want = alpha_dropout_element(x[i], keep, alpha.f32);
@@ -133,16 +134,19 @@ void check_errors() {
   CHECK(fastdrop_dropout_mask_bits(-1, 0.5, 0, 0, bits) == FASTDROP_ERROR_INVALID_VALUE, "n < 0");
   CHECK(fastdrop_dropout_mask_bits(4, 2.0, 0, 0, bits) == FASTDROP_ERROR_INVALID_VALUE, "p > 1");
   CHECK(fastdrop_dropout_mask_bits(4, 0.5, 0, 0, nullptr) == FASTDROP_ERROR_NULL_POINTER, "null bits");
-  CHECK(fastdrop_apply_mask_bits(fastdrop_apply_kind(9), FASTDROP_FLOAT32, x, y, 1, shape, strides, 0.5, bits) ==
+  CHECK(fastdrop_apply_mask_bits(fastdrop_apply_kind(9), FASTDROP_FLOAT32, x, y, 1, shape, strides, 0.5, bits, 1) ==
             FASTDROP_ERROR_INVALID_VALUE, "kind");
-  CHECK(fastdrop_apply_mask_bits(FASTDROP_APPLY_DROPOUT, FASTDROP_FLOAT32, x, y, 0, shape, strides, 0.5, bits) ==
+  CHECK(fastdrop_apply_mask_bits(FASTDROP_APPLY_DROPOUT, FASTDROP_FLOAT32, x, y, 0, shape, strides, 0.5, bits, 1) ==
             FASTDROP_ERROR_INVALID_VALUE, "ndim 0");
-  CHECK(fastdrop_apply_mask_bits(FASTDROP_APPLY_DROPOUT, FASTDROP_FLOAT32, x, y, 1, shape, negative, 0.5, bits) ==
+  CHECK(fastdrop_apply_mask_bits(FASTDROP_APPLY_DROPOUT, FASTDROP_FLOAT32, x, y, 1, shape, negative, 0.5, bits, 1) ==
             FASTDROP_ERROR_INVALID_VALUE, "negative stride");
-  CHECK(fastdrop_apply_mask_bits(FASTDROP_APPLY_DROPOUT, FASTDROP_FLOAT32, x, y, 1, shape, strides, 0.5, nullptr) ==
+  CHECK(fastdrop_apply_mask_bits(FASTDROP_APPLY_DROPOUT, FASTDROP_FLOAT32, x, y, 1, shape, strides, 0.5, nullptr, 1) ==
             FASTDROP_ERROR_NULL_POINTER, "null unit bits");
   CHECK(fastdrop_alpha_dropout_forward(FASTDROP_FLOAT32, x, y, 4, -1.0, 0, 0, nullptr) ==
             FASTDROP_ERROR_INVALID_VALUE, "alpha p");
+  const int64_t wide[1] = {9};
+  CHECK(fastdrop_apply_mask_bits(FASTDROP_APPLY_DROPOUT, FASTDROP_FLOAT32, x, y, 1, wide, strides, 0.5, bits, 1) ==
+            FASTDROP_ERROR_INVALID_VALUE, "unit bits too short for 9 units");
   CHECK(fastdrop_bias_dropout_add_forward(FASTDROP_FLOAT32, x, nullptr, nullptr, y, 2, 2, 0.5, 0, 0, nullptr) ==
             FASTDROP_ERROR_NULL_POINTER, "null residual");
   CHECK(fastdrop_bias_dropout_add_forward(FASTDROP_FLOAT32, x, nullptr, x, y, -2, 2, 0.5, 0, 0, nullptr) ==

@@ -79,12 +79,13 @@ typedef enum fastdrop_apply_kind {
 /* y = kind(x, keep bit of the element's unit) for a contiguous array x of `ndim` dimensions
  * `shape` (row-major), where the element at index (i_0, ..., i_{ndim-1}) belongs to unit
  * sum_d i_d * unit_strides[d] (a stride of 0 broadcasts the mask along that dimension), and the
- * keep bits of the units are read from unit_bits as fastdrop_dropout_mask_bits writes them. The
- * caller passes a unit_bits buffer that covers every unit reached. 1 <= ndim <= 16. y may equal x. */
+ * keep bits of the units are read from unit_bits (unit_bits_size bytes) as
+ * fastdrop_dropout_mask_bits writes them; FASTDROP_ERROR_INVALID_VALUE if they do not cover every
+ * unit reached. 1 <= ndim <= 16. y may equal x. */
 fastdrop_status fastdrop_apply_mask_bits(fastdrop_apply_kind kind, fastdrop_dtype dtype, const void* x,
                                          void* y, int ndim, const int64_t* shape,
                                          const int64_t* unit_strides, double p,
-                                         const uint8_t* unit_bits);
+                                         const uint8_t* unit_bits, int64_t unit_bits_size);
 
 /* Alpha dropout (PyTorch's constants), fused like fastdrop_dropout_forward; mask_bits optional. */
 fastdrop_status fastdrop_alpha_dropout_forward(fastdrop_dtype dtype, const void* x, void* y, int64_t n,
@@ -123,6 +124,18 @@ bool fastdrop_cuda_built(void);
 /* Number of usable CUDA devices: 0 without a GPU or driver. FASTDROP_ERROR_CUDA_UNAVAILABLE when
  * the library was built without CUDA. */
 fastdrop_status fastdrop_cuda_device_count(int* count);
+
+/* Gaussian dropout (Keras's GaussianDropout with rate p, 0 <= p < 1): y = x * n over n
+ * elements, n = 1 + sigma * z with sigma = sqrt(p / (1 - p)) and z standard normal, drawn by
+ * Box-Muller from the words of units (i & ~1, i | 1) of call (seed, offset). p = 0 gives y = x;
+ * p >= 1 or NaN is FASTDROP_ERROR_INVALID_VALUE. Results are the same on every CPU ISA and
+ * thread count. y may equal x (in place). */
+fastdrop_status fastdrop_gaussian_dropout_forward(fastdrop_dtype dtype, const void* x, void* y, int64_t n,
+                                                  double p, uint64_t seed, uint64_t offset);
+
+/* Its backward, dx = dy * n, the noise regenerated from (seed, offset): nothing was stored. */
+fastdrop_status fastdrop_gaussian_dropout_backward(fastdrop_dtype dtype, const void* dy, void* dx, int64_t n,
+                                                   double p, uint64_t seed, uint64_t offset);
 
 #ifdef __cplusplus
 }

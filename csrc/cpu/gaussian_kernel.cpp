@@ -1,0 +1,51 @@
+// CPU Gaussian dropout kernels, compiled once per ISA like dropout_kernel.cpp: the Philox stream
+// of philox_stream.h, then the Box–Muller noise of each pair of units and the scaling, in loops
+// over dropout_math.h that the compiler vectorises for that ISA.
+#include "gaussian_table.h"
+#include "philox_stream.h"
+
+namespace fastdrop::cpu::FASTDROP_ISA {
+namespace {
+
+// Units per tile: a few Philox steps, so that the stream, the noise and the loads and stores
+// overlap, and the words and noise of a tile stay in L1 in between.
+constexpr int64_t kTile = 96;
+static_assert(kTile % (4 * kBlocksPerStep) == 0, "tiles hold whole steps");
+
+template <class T>
+void apply(const void* x, void* y, uint64_t first, int64_t n, const GaussianParams& call) {
+  using C = typename ComputeType<T>::type;
+  // Local copies: stores through y cannot alias them, so the loops vectorise.
+  const GaussianParams params = call;
+  const C sigma = sigma_of(params, C{});
+  const T* xs = static_cast<const T*>(x);
+  T* ys = static_cast<T*>(y);
+  const RoundKeys keys = round_keys(params.seed);
+  alignas(64) uint32_t words[kTile + 4 * kBlocksPerStep];
+  // One spare: a tile that starts on an odd unit computes its pair's even unit too.
+  alignas(64) C noise[kTile + 2];
+  for (int64_t t = 0; t < n; t += kTile) {
+    const int64_t len = n - t < kTile ? n - t : kTile;
+    const uint64_t unit = first + static_cast<uint64_t>(t);
+    tile_words(keys, params.offset, unit, len, words);
+    // words[0] belongs to unit & ~3; the pairs start at unit & ~1.
+    const uint32_t* pair_words = words + (unit & 2u);
+    const int64_t skew = static_cast<int64_t>(unit & 1u);
+    const int64_t pairs = (skew + len + 1) / 2;
+    for (int64_t j = 0; j < pairs; ++j) {
+      gaussian_pair(pair_words[2 * j], pair_words[2 * j + 1], sigma, &noise[2 * j], &noise[2 * j + 1]);
+    }
+    for (int64_t i = 0; i < len; ++i) ys[t + i] = gaussian_element(xs[t + i], noise[skew + i]);
+  }
+}
+
+}  // namespace
+
+const GaussianTable& gaussian_kernels() {
+  static const GaussianTable table = {
+      {apply<float16_bits>, apply<bfloat16_bits>, apply<float>, apply<double>},
+  };
+  return table;
+}
+
+}  // namespace fastdrop::cpu::FASTDROP_ISA

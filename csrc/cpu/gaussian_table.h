@@ -1,0 +1,28 @@
+// The table of Gaussian dropout kernels that each ISA build of gaussian_kernel.cpp provides. An
+// entry does one chunk of a call: element 0 of x and y is unit `first`.
+#pragma once
+#include <stdint.h>
+
+#include "fastdrop/dropout_math.h"
+
+namespace fastdrop::cpu {
+
+// y = x * n for units [first, first + n); backward applies the same map to the gradient.
+using GaussianFn = void (*)(const void* x, void* y, uint64_t first, int64_t n, const GaussianParams& params);
+
+// Index by fastdrop_dtype: float16, bfloat16, float32, float64.
+struct GaussianTable {
+  GaussianFn apply[4];
+};
+
+namespace scalar {
+const GaussianTable& gaussian_kernels();
+}
+namespace avx2 {
+const GaussianTable& gaussian_kernels();
+}
+namespace avx512 {
+const GaussianTable& gaussian_kernels();
+}
+
+}  // namespace fastdrop::cpu
