@@ -13,6 +13,8 @@
 
 namespace py = pybind11;
 
+void bind_cuda(py::module_& m);
+
 namespace {
 
 fastdrop_dtype dtype_from_name(const std::string& name) {
@@ -233,6 +235,7 @@ void stream_words(uint64_t seed, uint64_t offset, uint64_t first, const py::arra
 }  // namespace
 
 PYBIND11_MODULE(_native, m) {
+  bind_cuda(m);
   m.doc() = "fastdrop's compiled core (C ABI in csrc/include/fastdrop/fastdrop.h)";
   m.def("forward", &forward, py::arg("dtype"), py::arg("x"), py::arg("y"), py::arg("p"), py::arg("seed"),
         py::arg("offset"), py::arg("mask_bits") = py::none(), py::arg("mask_bytes") = py::none());

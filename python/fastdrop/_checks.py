@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-import math
 import numbers
 
 
 def check_p(p) -> float:
     """A dropout probability: a real number in [0, 1]."""
-    if isinstance(p, bool) or not isinstance(p, numbers.Real):
+    # torch.compile may pass a float argument as a SymFloat: accept it, and compare rather than
+    # call math.isnan, which it cannot trace (NaN fails both comparisons).
+    symbolic = type(p).__name__ == "SymFloat"
+    if not symbolic and (isinstance(p, bool) or not isinstance(p, numbers.Real)):
         raise TypeError(f"p: expected a real number in [0, 1], got {type(p).__name__}")
-    p = float(p)
-    if math.isnan(p) or not 0.0 <= p <= 1.0:
+    if not 0.0 <= p <= 1.0:
         raise ValueError(f"p: dropout probability has to be between 0 and 1, but got {p}")
-    return p
+    return p if symbolic else float(p)
 
 
 def check_mask_format(mask_format: str) -> str:

@@ -13,7 +13,8 @@
  *   A library built without CUDA returns FASTDROP_ERROR_CUDA_UNAVAILABLE from every function.
  * - Asynchronous: a function returns once the kernel is enqueued on `stream`, in stream order
  *   with the work before and after it. A CUDA error raised while the kernel runs surfaces at a
- *   later synchronisation, as for any kernel.
+ *   later synchronisation, as for any kernel. Nothing synchronises, so a call can be captured in
+ *   a CUDA graph; arguments passed by value, (seed, offset) included, are then fixed in it.
  * - FASTDROP_ERROR_CUDA_UNAVAILABLE: no usable device or driver (a driver older than the CUDA
  *   runtime fastdrop was built with counts as none). FASTDROP_ERROR_CUDA: a runtime call or the
  *   launch failed; fastdrop_cuda_error_string says which error.

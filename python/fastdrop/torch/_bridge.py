@@ -4,7 +4,6 @@ addresses and the current stream of CUDA tensors for the native core's CUDA kern
 
 from __future__ import annotations
 
-import functools
 import threading
 
 import numpy as np
@@ -49,17 +48,27 @@ def check_device(t: torch.Tensor, name: str, *, cuda: bool = True) -> None:
     )
 
 
-@functools.cache
+_cuda_problem_found: list[str | None] = []
+
+
+@torch.compiler.assume_constant_result
 def _cuda_problem() -> str | None:
-    """Why CUDA tensors cannot run here, or None when they can; fixed for the life of the process
-    (the backend is chosen once, and the CUDA runtime counts devices once)."""
+    """Why CUDA tensors cannot run here, or None when they can. Fixed for the life of the process
+    (the backend is chosen once, and the CUDA runtime counts devices once): worked out at the first
+    call, and a constant to torch.compile, which cannot trace the native calls."""
+    if not _cuda_problem_found:
+        _cuda_problem_found.append(_find_cuda_problem())
+    return _cuda_problem_found[0]
+
+
+def _find_cuda_problem() -> str | None:
     if _backend.active_name() != "native":
         return f"the CUDA kernels are in the native backend, not {_backend.active_name()} (FASTDROP_BACKEND)"
     native = _backend.active()
     if not native.cuda_built():
         return "this build has no CUDA kernels (CUDA built: False; build with nvcc on the PATH)"
     if native.cuda_device_count() == 0:
-        return ("fastdrop was built with CUDA (CUDA built: True) but found no CUDA device "
+        return ("built with CUDA (CUDA built: True) but no CUDA device found "
                 "(no GPU, or a driver older than the CUDA runtime fastdrop was built with)")
     return None
 

@@ -9,6 +9,7 @@ from .._checks import check_p
 from .._spatial import feature_noise_shape, spatial_noise_shape, stochastic_depth_noise_shape
 from ._bridge import check_device, kernel_dtype, resolve_seed, to_signed
 from ._dropconnect import dropconnect, dropconnect_linear  # noqa: F401 (public names)
+from ._gaussian import gaussian_dropout  # noqa: F401 (public name)
 from ._fused_ops import BiasDropoutAddFunction, bias_dropout_add_forward, bias_dropout_add_op
 from ._ops import MASK_MODES, DropoutFunction, dropout_no_grad, dropout_op
 from ._variant_ops import UnitsFunction, dropout_units_op, units_forward
@@ -68,7 +69,7 @@ def _units(input, p, training, inplace, noise_of, kind, seed, offset, generator)
         raise TypeError(f"input: expected a torch.Tensor, got {type(input).__name__}")
     p = check_p(p)
     kernel_dtype(input, "input")
-    check_device(input, "input")
+    check_device(input, "input", cuda=False)
     if not training or p == 0.0:
         return input
     noise_shape = list(noise_of(tuple(input.shape)))
@@ -138,7 +139,7 @@ def bias_dropout_add(input, bias, residual, p=0.5, training=True, *, seed=None, 
         if not isinstance(t, torch.Tensor):
             raise TypeError(f"{name}: expected a torch.Tensor, got {type(t).__name__}")
         kernel_dtype(t, name)
-        check_device(t, name)
+        check_device(t, name, cuda=False)
     p = check_p(p)
     if input.dim() < 1:
         raise ValueError("input: expected at least 1 dimension (the bias is added along the last)")
