@@ -34,6 +34,8 @@ def _check_linear_operands(input, weight, bias) -> None:
                          f"got shape {tuple(weight.shape)}")
     if weight.dtype != input.dtype:
         raise TypeError(f"weight: expected the dtype of input ({input.dtype}), got {weight.dtype}")
+    if weight.device != input.device:
+        raise ValueError(f"weight: expected the device of input ({input.device}), got {weight.device}")
     if input.dim() < 1 or input.shape[-1] != weight.shape[1]:
         raise ValueError(f"input: expected shape (..., {weight.shape[1]}) (last dimension = weight.shape[1]), "
                          f"got shape {tuple(input.shape)}")
@@ -44,6 +46,8 @@ def _check_linear_operands(input, weight, bias) -> None:
                              f"got shape {tuple(bias.shape)}")
         if bias.dtype != input.dtype:
             raise TypeError(f"bias: expected the dtype of input ({input.dtype}), got {bias.dtype}")
+        if bias.device != input.device:
+            raise ValueError(f"bias: expected the device of input ({input.device}), got {bias.device}")
 
 
 def _op_seed(seed, offset, generator, device) -> tuple[int, int, bool]:

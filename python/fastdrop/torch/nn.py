@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 
 from .._checks import check_p
+from .._numpy_gaussian import check_gaussian_p
 from . import functional as F
 from .._spatial import locked_noise_shape, stochastic_depth_noise_shape
 from .functional import check_mask_mode
@@ -22,6 +23,7 @@ __all__ = [
     "Dropout2d",
     "Dropout3d",
     "FeatureAlphaDropout",
+    "GaussianDropout",
     "LockedDropout",
     "StochasticDepth",
     "WeightDrop",
@@ -158,17 +160,17 @@ class WeightDrop(torch.nn.Module):
     """
 
     def __init__(self, module: torch.nn.Module, weights: list[str], p: float = 0.5):
-        super().__init__()
         if isinstance(weights, str) or not all(isinstance(name, str) for name in weights):
             raise TypeError(f"weights: expected a list of parameter names, got {weights!r}")
-        names = dict(module.named_parameters())
-        missing = [name for name in weights if name not in names]
-        if missing or not weights:
-            raise ValueError(f"weights: expected names of the module's parameters ({', '.join(names)}), "
+        params = dict(module.named_parameters())
+        if not weights or any(name not in params for name in weights):
+            raise ValueError(f"weights: expected names of the module's parameters ({', '.join(params)}), "
                              f"got {list(weights)!r}")
+        p = check_p(p)
+        super().__init__()
         self.module = module
         self.weights = list(weights)
-        self.p = check_p(p)
+        self.p = p
 
     def forward(self, *args, **kwargs):
         if not self.training:
@@ -178,3 +180,20 @@ class WeightDrop(torch.nn.Module):
 
     def extra_repr(self) -> str:
         return f"weights={self.weights}, p={self.p}"
+
+
+class GaussianDropout(torch.nn.Module):
+    """Keras's GaussianDropout: multiplies each element by noise n ~ N(1, p / (1 - p)) in training,
+    identity in eval. p (the rate) must lie in [0, 1). Backward regenerates the noise from the
+    call's seed: nothing of the input's size is stored."""
+
+    def __init__(self, p: float = 0.5, inplace: bool = False):
+        super().__init__()
+        self.p = check_gaussian_p(p)
+        self.inplace = inplace
+
+    def forward(self, input: torch.Tensor) -> torch.Tensor:
+        return F.gaussian_dropout(input, self.p, self.training, self.inplace)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}, inplace={self.inplace}"
