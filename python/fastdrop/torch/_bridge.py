@@ -33,9 +33,9 @@ def kernel_dtype(t: torch.Tensor, name: str) -> str:
 def check_device(t: torch.Tensor, name: str, *, cuda: bool = True) -> None:
     """Raise unless fastdrop has kernels for t's device: the CPU always, CUDA when the native core
     was built with CUDA and finds a device (cuda=False: an operation with no CUDA kernel yet)."""
-    device = t.device
-    if device.type == "cpu":
+    if t.is_cpu:
         return
+    device = t.device
     if device.type == "cuda":
         problem = _cuda_problem() if cuda else "this operation has no CUDA kernel yet"
         if problem is None:
