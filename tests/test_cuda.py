@@ -97,7 +97,7 @@ def test_raw_calls_check_arguments_before_cuda():
 def test_cuda_tensors_get_a_clear_error_when_cuda_cannot_run():
     from fastdrop.torch import _bridge
 
-    fake_cuda_tensor = types.SimpleNamespace(device=torch.device("cuda", 0))
+    fake_cuda_tensor = types.SimpleNamespace(device=torch.device("cuda", 0), is_cpu=False)
     if GPU_MISSING is None:
         _bridge.check_device(fake_cuda_tensor, "input")
     else:

@@ -10,7 +10,7 @@ namespace {
 // Units per tile: a few Philox steps, so that the stream, the noise and the loads and stores
 // overlap, and the words and noise of a tile stay in L1 in between.
 constexpr int64_t kTile = 96;
-static_assert(kTile % (4 * kBlocksPerStep) == 0, "tiles hold whole steps");
+static_assert(kTile % (4 * kBlocksPerStep) == 0 && kTile % 2 == 0, "tiles hold whole steps and pairs");
 
 template <class T>
 void apply(const void* x, void* y, uint64_t first, int64_t n, const GaussianParams& call) {
@@ -22,20 +22,18 @@ void apply(const void* x, void* y, uint64_t first, int64_t n, const GaussianPara
   T* ys = static_cast<T*>(y);
   const RoundKeys keys = round_keys(params.seed);
   alignas(64) uint32_t words[kTile + 4 * kBlocksPerStep];
-  // One spare: a tile that starts on an odd unit computes its pair's even unit too.
-  alignas(64) C noise[kTile + 2];
+  alignas(64) C noise[kTile];
   for (int64_t t = 0; t < n; t += kTile) {
     const int64_t len = n - t < kTile ? n - t : kTile;
     const uint64_t unit = first + static_cast<uint64_t>(t);
     tile_words(keys, params.offset, unit, len, words);
-    // words[0] belongs to unit & ~3; the pairs start at unit & ~1.
-    const uint32_t* pair_words = words + (unit & 2u);
-    const int64_t skew = static_cast<int64_t>(unit & 1u);
-    const int64_t pairs = (skew + len + 1) / 2;
-    for (int64_t j = 0; j < pairs; ++j) {
-      gaussian_pair(pair_words[2 * j], pair_words[2 * j + 1], sigma, &noise[2 * j], &noise[2 * j + 1]);
+    // words[0] belongs to unit & ~3; unit is even, so the tile is whole pairs (the last one's odd
+    // unit may lie past n: its word is there, its noise is not used).
+    const uint32_t* w = words + (unit & 3u);
+    for (int64_t j = 0; j < (len + 1) / 2; ++j) {
+      gaussian_pair(w[2 * j], w[2 * j + 1], sigma, &noise[2 * j], &noise[2 * j + 1]);
     }
-    for (int64_t i = 0; i < len; ++i) ys[t + i] = gaussian_element(xs[t + i], noise[skew + i]);
+    for (int64_t i = 0; i < len; ++i) ys[t + i] = gaussian_element(xs[t + i], noise[i]);
   }
 }
 

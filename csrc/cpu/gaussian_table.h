@@ -1,5 +1,6 @@
 // The table of Gaussian dropout kernels that each ISA build of gaussian_kernel.cpp provides. An
-// entry does one chunk of a call: element 0 of x and y is unit `first`.
+// entry does one chunk of a call: element 0 of x and y is unit `first`, which is even, so that a
+// chunk never splits the pair of units whose words make a Box–Muller draw.
 #pragma once
 #include <stdint.h>
 

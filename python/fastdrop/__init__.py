@@ -11,8 +11,10 @@ from ._dropconnect import dropconnect, dropconnect_linear, dropconnect_linear_ba
 from ._generator import Generator, default_generator, manual_seed
 from ._numpy_frontend import dropout_backward
 from ._numpy_fused import bias_dropout_add_backward
+from ._numpy_gaussian import gaussian_dropout_backward
 from ._numpy_variants import alpha_dropout_backward
 from . import _numpy_frontend, _numpy_fused, _numpy_variants
+from . import _numpy_gaussian
 
 __version__ = "0.1.0"
 
@@ -33,6 +35,8 @@ __all__ = [
     "dropout3d",
     "dropout_backward",
     "feature_alpha_dropout",
+    "gaussian_dropout",
+    "gaussian_dropout_backward",
     "stochastic_depth",
     "get_num_threads",
     "manual_seed",
@@ -101,6 +105,7 @@ dropout3d = _numpy_or_torch("dropout3d", _numpy_variants.dropout3d)
 alpha_dropout = _numpy_or_torch("alpha_dropout", _numpy_variants.alpha_dropout)
 feature_alpha_dropout = _numpy_or_torch("feature_alpha_dropout", _numpy_variants.feature_alpha_dropout)
 stochastic_depth = _numpy_or_torch("stochastic_depth", _numpy_variants.stochastic_depth)
+gaussian_dropout = _numpy_or_torch("gaussian_dropout", _numpy_gaussian.gaussian_dropout)
 
 
 def bias_dropout_add(x, bias, residual, p=0.5, *, training=True, seed=None, offset=None, generator=None, out=None,

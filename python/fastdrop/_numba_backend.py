@@ -2,6 +2,7 @@
 front-ends call either backend the same way."""
 
 from ._numba_fused import bias_dropout_add_forward
+from ._numba_gaussian import gaussian_backward, gaussian_forward
 from ._numba_kernels import (
     alpha_backward, alpha_forward, apply_mask_bits, backward_bits, forward, get_num_threads, mask_bits,
     set_num_threads, stream_words,
@@ -9,5 +10,5 @@ from ._numba_kernels import (
 
 __all__ = [
     "alpha_backward", "alpha_forward", "apply_mask_bits", "backward_bits", "bias_dropout_add_forward", "forward",
-    "get_num_threads", "mask_bits", "set_num_threads", "stream_words",
+    "gaussian_backward", "gaussian_forward", "get_num_threads", "mask_bits", "set_num_threads", "stream_words",
 ]

@@ -226,7 +226,7 @@ FASTDROP_HOST_DEVICE int32_t split_word_plus_one(uint32_t w, float* hi, float* l
 FASTDROP_HOST_DEVICE float exp2i(int32_t e) { return u32_as_float(static_cast<uint32_t>(e + 127) << 23); }
 
 // ln(u1) for u1 = (w + 1) 2^-32, in float32: ln(u1) = (k - 32) ln 2 + ln(1 + f) with Cephes'
-// logf polynomial for ln(1 + f) (relative error below 2 ulp on [sqrt(1/2) - 1, sqrt(2) - 1]).
+// logf polynomial for ln(1 + f) on [sqrt(1/2) - 1, sqrt(2) - 1].
 FASTDROP_HOST_DEVICE float log_unit(uint32_t w, float) {
   float hi, lo;
   const int32_t k = split_word_plus_one(w, &hi, &lo);
@@ -235,25 +235,26 @@ FASTDROP_HOST_DEVICE float log_unit(uint32_t w, float) {
   const float f = ((hi - exp2i(k)) + lo) * exp2i(-k);
   const float e = static_cast<float>(k - 32);
   const float z = f * f;
-  float y = 7.0376836292e-2f;
-  y = y * f - 1.1514610310e-1f;
-  y = y * f + 1.1676998740e-1f;
-  y = y * f - 1.2420140846e-1f;
-  y = y * f + 1.4249322787e-1f;
-  y = y * f - 1.6668057665e-1f;
-  y = y * f + 2.0000714765e-1f;
-  y = y * f - 2.4999993993e-1f;
-  y = y * f + 3.3333331174e-1f;
-  y = y * f * z;
+  // Estrin's scheme rather than Horner's: the pairs of terms and their sums are independent, which
+  // shortens the dependency chain that limits the kernels' speed.
+  const float z2 = z * z;
+  const float q0 = 3.3333331174e-1f - 2.4999993993e-1f * f;
+  const float q1 = 2.0000714765e-1f - 1.6668057665e-1f * f;
+  const float q2 = 1.4249322787e-1f - 1.2420140846e-1f * f;
+  const float q3 = 1.1676998740e-1f - 1.1514610310e-1f * f;
+  const float poly = (q0 + q1 * z) + (q2 + q3 * z) * z2 + 7.0376836292e-2f * (z2 * z2);
   // ln 2 in two parts: e * 0.693359375 is exact for the integers e here.
-  y = y + e * -2.12194440e-4f;
-  y = y - 0.5f * z;
+  const float y = poly * (f * z) + (e * -2.12194440e-4f - 0.5f * z);
   return (f + y) + e * 0.693359375f;
 }
 
 // The same in float64: v is exact in a double, so f = v / 2^k - 1 is exact, and ln(1 + f) is
 // fdlibm's log kernel (musl's log; error below 1 ulp).
 FASTDROP_HOST_DEVICE double log_unit(uint32_t w, double) {
+  const double lg1 = 6.666666666666735130e-01, lg2 = 3.999999999940941908e-01, lg3 = 2.857142874366239149e-01,
+               lg4 = 2.222219843214978396e-01, lg5 = 1.818357216161805012e-01, lg6 = 1.531383769920937332e-01,
+               lg7 = 1.479819860511658591e-01;
+  const double ln2_hi = 6.93147180369123816490e-01, ln2_lo = 1.90821492927058770002e-10;
   float hi, lo;
   const int32_t k = split_word_plus_one(w, &hi, &lo);
   const double f = (static_cast<double>(w) + 1.0) * static_cast<double>(exp2i(-k)) - 1.0;
@@ -261,11 +262,10 @@ FASTDROP_HOST_DEVICE double log_unit(uint32_t w, double) {
   const double s = f / (2.0 + f);
   const double z = s * s;
   const double w2 = z * z;
-  const double t1 = w2 * (3.999999999940941908e-01 + w2 * (2.222219843214978396e-01 + w2 * 1.531383769920937332e-01));
-  const double t2 = z * (6.666666666666735130e-01 +
-                         w2 * (2.857142874366239149e-01 + w2 * (1.818357216161805012e-01 + w2 * 1.479819860511658591e-01)));
+  const double t1 = w2 * (lg2 + w2 * (lg4 + w2 * lg6));
+  const double t2 = z * (lg1 + w2 * (lg3 + w2 * (lg5 + w2 * lg7)));
   const double hfsq = 0.5 * f * f;
-  return s * (hfsq + (t2 + t1)) + dk * 1.90821492927058770002e-10 - hfsq + f + dk * 6.93147180369123816490e-01;
+  return s * (hfsq + (t2 + t1)) + dk * ln2_lo - hfsq + f + dk * ln2_hi;
 }
 
 // The turn 2 pi w 2^-32 of a word w is q quarter turns plus an angle a in [-pi/4, pi/4], split
@@ -300,16 +300,18 @@ FASTDROP_HOST_DEVICE void sincos_turn(uint32_t w, float* cos_t, float* sin_t) {
 
 // The same in float64: fdlibm's __kernel_sin and __kernel_cos (musl's __sin, __cos) with no tail.
 FASTDROP_HOST_DEVICE void sincos_turn(uint32_t w, double* cos_t, double* sin_t) {
+  const double s1 = -1.66666666666666324348e-01, s2 = 8.33333333332248946124e-03, s3 = -1.98412698298579493134e-04,
+               s4 = 2.75573137070700676789e-06, s5 = -2.50507602534068634195e-08, s6 = 1.58969099521155010221e-10;
+  const double c1 = 4.16666666666666019037e-02, c2 = -1.38888888888741095749e-03, c3 = 2.48015872894767294178e-05,
+               c4 = -2.75573143513906633035e-07, c5 = 2.08757232129817482790e-09, c6 = -1.13596475577881948265e-11;
   int32_t d;
   const uint32_t q = quarter_turns(w, &d);
   const double a = static_cast<double>(d) * 1.4629180792671596e-09;  // 2 pi / 2^32
   const double z = a * a;
   const double z2 = z * z;
-  const double rs = 8.33333333332248946124e-03 + z * (-1.98412698298579493134e-04 + z * 2.75573137070700676789e-06) +
-                    z * z2 * (-2.50507602534068634195e-08 + z * 1.58969099521155010221e-10);
-  const double sin_a = a + z * a * (-1.66666666666666324348e-01 + z * rs);
-  const double rc = z * (4.16666666666666019037e-02 + z * (-1.38888888888741095749e-03 + z * 2.48015872894767294178e-05)) +
-                    z2 * z2 * (-2.75573143513906633035e-07 + z * (2.08757232129817482790e-09 + z * -1.13596475577881948265e-11));
+  const double rs = s2 + z * (s3 + z * s4) + z * z2 * (s5 + z * s6);
+  const double sin_a = a + z * a * (s1 + z * rs);
+  const double rc = z * (c1 + z * (c2 + z * c3)) + z2 * z2 * (c4 + z * (c5 + z * c6));
   const double hz = 0.5 * z;
   const double one_minus_hz = 1.0 - hz;
   const double cos_a = one_minus_hz + (((1.0 - one_minus_hz) - hz) + z * rc);

@@ -1,0 +1,98 @@
+// pybind11 glue for Gaussian dropout's C ABI: argument checks, GIL release, nothing else. Arrays
+// arrive flat and contiguous from the front-ends; bfloat16 arrives as its raw uint16 bits.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include <cmath>
+#include <stdexcept>
+#include <string>
+
+#include "fastdrop/fastdrop.h"
+
+namespace py = pybind11;
+
+namespace {
+
+fastdrop_dtype dtype_from_name(const std::string& name) {
+  if (name == "float16") return FASTDROP_FLOAT16;
+  if (name == "bfloat16") return FASTDROP_BFLOAT16;
+  if (name == "float32") return FASTDROP_FLOAT32;
+  if (name == "float64") return FASTDROP_FLOAT64;
+  throw py::type_error("dtype: expected float16, bfloat16, float32 or float64, got " + name);
+}
+
+py::ssize_t item_size(fastdrop_dtype dtype) {
+  return dtype == FASTDROP_FLOAT64 ? 8 : dtype == FASTDROP_FLOAT32 ? 4 : 2;
+}
+
+// The C ABI's status string says [0, 1] for every variant; Gaussian dropout's rate excludes 1.
+void check_p(double p) {
+  if (std::isnan(p) || p < 0.0 || p >= 1.0) {
+    const std::string got = py::repr(py::float_(p));
+    throw py::value_error("p: Gaussian dropout rate has to be in [0, 1), got " + got);
+  }
+}
+
+// A C-contiguous array of `n` items of the dtype, writable if asked.
+const py::array& checked(const py::array& a, const char* what, fastdrop_dtype dtype, py::ssize_t n, bool writable) {
+  if (a.itemsize() != item_size(dtype)) {
+    throw py::type_error(std::string(what) + ": item size " + std::to_string(a.itemsize()) +
+                         " does not match the dtype");
+  }
+  if (!(a.flags() & py::array::c_style)) throw py::value_error(std::string(what) + ": must be C-contiguous");
+  if (writable && !a.writeable()) throw py::value_error(std::string(what) + ": must be writable");
+  if (a.size() != n) {
+    throw py::value_error(std::string(what) + ": expected " + std::to_string(n) + " elements, got " +
+                          std::to_string(a.size()));
+  }
+  return a;
+}
+
+void check(fastdrop_status status) {
+  switch (status) {
+    case FASTDROP_SUCCESS:
+      return;
+    case FASTDROP_ERROR_INVALID_VALUE:
+      throw py::value_error(fastdrop_status_string(status));
+    case FASTDROP_ERROR_UNSUPPORTED_DTYPE:
+      throw py::type_error(fastdrop_status_string(status));
+    default:
+      throw std::runtime_error(fastdrop_status_string(status));
+  }
+}
+
+using GaussianAbi = fastdrop_status (*)(fastdrop_dtype, const void*, void*, int64_t, double, uint64_t, uint64_t);
+
+// out = in * n for the flat arrays of one call, through the forward or backward entry point.
+void run(GaussianAbi abi, const char* in_name, const std::string& dtype_name, const py::array& in,
+         const py::array& out, double p, uint64_t seed, uint64_t offset) {
+  const fastdrop_dtype dtype = dtype_from_name(dtype_name);
+  check_p(p);
+  const py::ssize_t n = in.size();
+  const void* src = checked(in, in_name, dtype, n, false).data();
+  void* dst = const_cast<void*>(checked(out, "out", dtype, n, true).data());
+  fastdrop_status status;
+  {
+    py::gil_scoped_release release;
+    status = abi(dtype, src, dst, n, p, seed, offset);
+  }
+  check(status);
+}
+
+}  // namespace
+
+void bind_gaussian(py::module_& m) {
+  m.def(
+      "gaussian_forward",
+      [](const std::string& dtype, const py::array& x, const py::array& y, double p, uint64_t seed, uint64_t offset) {
+        run(fastdrop_gaussian_dropout_forward, "x", dtype, x, y, p, seed, offset);
+      },
+      py::arg("dtype"), py::arg("x"), py::arg("y"), py::arg("p"), py::arg("seed"), py::arg("offset"),
+      "y = x * n, n = 1 + sqrt(p / (1 - p)) z with z standard normal from (seed, offset); y may be x.");
+  m.def(
+      "gaussian_backward",
+      [](const std::string& dtype, const py::array& dy, const py::array& dx, double p, uint64_t seed,
+         uint64_t offset) { run(fastdrop_gaussian_dropout_backward, "grad", dtype, dy, dx, p, seed, offset); },
+      py::arg("dtype"), py::arg("dy"), py::arg("dx"), py::arg("p"), py::arg("seed"), py::arg("offset"),
+      "dx = dy * n with the forward's noise, regenerated from (seed, offset).");
+}
