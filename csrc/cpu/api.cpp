@@ -1,11 +1,5 @@
 // The C ABI of the CPU kernels: argument checks, then the call split into chunks across threads.
-#include <math.h>
-#if defined(__linux__)
-#include <sys/mman.h>
-#endif
-
-#include "dispatch.h"
-#include "fastdrop/fastdrop.h"
+#include "api_common.h"
 
 namespace {
 
@@ -16,41 +10,14 @@ constexpr int64_t kParallelMin = 1 << 16;
 // Dimensions a broadcast apply takes; callers merge adjacent dimensions of the same kind first.
 constexpr int kMaxDims = 16;
 
-bool valid_p(double p) { return !isnan(p) && p >= 0.0 && p <= 1.0; }
-bool valid_dtype(fastdrop_dtype dtype) {
-  return dtype >= FASTDROP_FLOAT16 && dtype <= FASTDROP_FLOAT64;
-}
-size_t dtype_size(fastdrop_dtype dtype) {
-  static const size_t sizes[] = {2, 2, 4, 8};
-  return sizes[dtype];
-}
+using fastdrop::cpu::advise_huge_pages;
+using fastdrop::cpu::dtype_size;
+using fastdrop::cpu::valid_dtype;
+using fastdrop::cpu::valid_p;
 
-// Runs body(start, len) over [0, n) in chunks, in parallel when n is large enough.
 template <class Body>
 void for_each_chunk(int64_t n, Body body) {
-  const int64_t chunks = (n + kChunk - 1) / kChunk;
-#pragma omp parallel for schedule(static) num_threads(fastdrop::cpu::num_threads()) if (n >= kParallelMin)
-  for (int64_t c = 0; c < chunks; ++c) {
-    const int64_t start = c * kChunk;
-    body(start, n - start < kChunk ? n - start : kChunk);
-  }
-}
-
-// Outputs are often fresh allocations whose pages are not yet mapped; on a VM a 4 KiB page fault
-// can cost more than the kernel's work on that page. Asking for transparent huge pages on a large
-// output (a hint; THP is often enabled only on request) cuts those faults 512-fold.
-constexpr size_t kHugePage = size_t(1) << 21;
-
-void advise_huge_pages(void* out, size_t bytes) {
-#if defined(MADV_HUGEPAGE)
-  if (!out || bytes < 4 * kHugePage) return;
-  const uintptr_t begin = (reinterpret_cast<uintptr_t>(out) + kHugePage - 1) & ~(kHugePage - 1);
-  const uintptr_t end = (reinterpret_cast<uintptr_t>(out) + bytes) & ~(kHugePage - 1);
-  if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);
-#else
-  (void)out;
-  (void)bytes;
-#endif
+  fastdrop::cpu::for_each_chunk(n, kChunk, kParallelMin, body);
 }
 
 fastdrop_status check_common(fastdrop_dtype dtype, const void* in, const void* out, int64_t n,

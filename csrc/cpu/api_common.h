@@ -1,0 +1,56 @@
+// What the C ABI's CPU entry points share: argument checks, dtype sizes, the huge-page hint and
+// the split of a call into chunks across threads. Internal to the core's baseline sources.
+#pragma once
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
+
+#include "dispatch.h"
+#include "fastdrop/fastdrop.h"
+
+namespace fastdrop::cpu {
+namespace {
+
+inline bool valid_p(double p) { return !isnan(p) && p >= 0.0 && p <= 1.0; }
+
+inline bool valid_dtype(fastdrop_dtype dtype) { return dtype >= FASTDROP_FLOAT16 && dtype <= FASTDROP_FLOAT64; }
+
+inline size_t dtype_size(fastdrop_dtype dtype) {
+  static const size_t sizes[] = {2, 2, 4, 8};
+  return sizes[dtype];
+}
+
+// Outputs are often fresh allocations whose pages are not yet mapped; on a VM a 4 KiB page fault
+// can cost more than the kernel's work on that page. Asking for transparent huge pages on a large
+// output (a hint; THP is often enabled only on request) cuts those faults 512-fold.
+constexpr size_t kHugePage = size_t(1) << 21;
+
+inline void advise_huge_pages(void* out, size_t bytes) {
+#if defined(MADV_HUGEPAGE)
+  if (!out || bytes < 4 * kHugePage) return;
+  const uintptr_t begin = (reinterpret_cast<uintptr_t>(out) + kHugePage - 1) & ~(kHugePage - 1);
+  const uintptr_t end = (reinterpret_cast<uintptr_t>(out) + bytes) & ~(kHugePage - 1);
+  if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);
+#else
+  (void)out;
+  (void)bytes;
+#endif
+}
+
+// Runs body(start, len) over [0, n) in chunks of `chunk` units, on several threads from
+// `parallel_min` units on (below that, waking threads costs more than it saves).
+template <class Body>
+void for_each_chunk(int64_t n, int64_t chunk, int64_t parallel_min, Body body) {
+  const int64_t chunks = (n + chunk - 1) / chunk;
+#pragma omp parallel for schedule(static) num_threads(num_threads()) if (n >= parallel_min)
+  for (int64_t c = 0; c < chunks; ++c) {
+    const int64_t start = c * chunk;
+    body(start, n - start < chunk ? n - start : chunk);
+  }
+}
+
+}  // namespace
+}  // namespace fastdrop::cpu
