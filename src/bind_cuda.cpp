@@ -5,36 +5,20 @@
 #include <stdexcept>
 #include <string>
 
+#include "binding_checks.h"
 #include "fastdrop/fastdrop_cuda.h"
 
 namespace py = pybind11;
+using namespace fastdrop_bindings;
 
 namespace {
 
-fastdrop_dtype dtype_from_name(const std::string& name) {
-  if (name == "float16") return FASTDROP_FLOAT16;
-  if (name == "bfloat16") return FASTDROP_BFLOAT16;
-  if (name == "float32") return FASTDROP_FLOAT32;
-  if (name == "float64") return FASTDROP_FLOAT64;
-  throw py::type_error("dtype: expected float16, bfloat16, float32 or float64, got " + name);
-}
-
-// Status to exception, as bindings.cpp does; CUDA failures carry the runtime's own description.
-void check(fastdrop_status status) {
-  switch (status) {
-    case FASTDROP_SUCCESS:
-      return;
-    case FASTDROP_ERROR_INVALID_VALUE:
-      throw py::value_error(fastdrop_status_string(status));
-    case FASTDROP_ERROR_UNSUPPORTED_DTYPE:
-      throw py::type_error(fastdrop_status_string(status));
-    case FASTDROP_ERROR_CUDA_UNAVAILABLE:
-    case FASTDROP_ERROR_CUDA:
-      throw std::runtime_error(std::string(fastdrop_status_string(status)) + " (" +
-                               fastdrop_cuda_error_string() + ")");
-    default:
-      throw std::runtime_error(fastdrop_status_string(status));
+// Status to exception; CUDA failures carry the runtime's own description.
+void check_cuda(fastdrop_status status) {
+  if (status == FASTDROP_ERROR_CUDA_UNAVAILABLE || status == FASTDROP_ERROR_CUDA) {
+    throw std::runtime_error(std::string(fastdrop_status_string(status)) + " (" + fastdrop_cuda_error_string() + ")");
   }
+  check(status);
 }
 
 template <class T>
@@ -51,7 +35,7 @@ void cuda_forward_raw(const std::string& dtype_name, uintptr_t x, uintptr_t y, i
     status = fastdrop_cuda_dropout_forward(dtype, address<const void>(x), address<void>(y), n, p, seed,
                                            offset, address<uint8_t>(mask_bits), address<void>(stream));
   }
-  check(status);
+  check_cuda(status);
 }
 
 void cuda_forward_device_seed_raw(const std::string& dtype_name, uintptr_t x, uintptr_t y, int64_t n,
@@ -64,7 +48,7 @@ void cuda_forward_device_seed_raw(const std::string& dtype_name, uintptr_t x, ui
                                                        address<const uint64_t>(seed_offset),
                                                        address<uint8_t>(mask_bits), address<void>(stream));
   }
-  check(status);
+  check_cuda(status);
 }
 
 void cuda_backward_bits_raw(const std::string& dtype_name, uintptr_t dy, uintptr_t dx, int64_t n, double p,
@@ -76,7 +60,7 @@ void cuda_backward_bits_raw(const std::string& dtype_name, uintptr_t dy, uintptr
     status = fastdrop_cuda_dropout_backward_bits(dtype, address<const void>(dy), address<void>(dx), n, p,
                                                  address<const uint8_t>(mask_bits), address<void>(stream));
   }
-  check(status);
+  check_cuda(status);
 }
 
 }  // namespace

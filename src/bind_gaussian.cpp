@@ -7,57 +7,19 @@
 #include <stdexcept>
 #include <string>
 
+#include "binding_checks.h"
 #include "fastdrop/fastdrop.h"
 
 namespace py = pybind11;
+using namespace fastdrop_bindings;
 
 namespace {
-
-fastdrop_dtype dtype_from_name(const std::string& name) {
-  if (name == "float16") return FASTDROP_FLOAT16;
-  if (name == "bfloat16") return FASTDROP_BFLOAT16;
-  if (name == "float32") return FASTDROP_FLOAT32;
-  if (name == "float64") return FASTDROP_FLOAT64;
-  throw py::type_error("dtype: expected float16, bfloat16, float32 or float64, got " + name);
-}
-
-py::ssize_t item_size(fastdrop_dtype dtype) {
-  return dtype == FASTDROP_FLOAT64 ? 8 : dtype == FASTDROP_FLOAT32 ? 4 : 2;
-}
 
 // The C ABI's status string says [0, 1] for every variant; Gaussian dropout's rate excludes 1.
 void check_p(double p) {
   if (std::isnan(p) || p < 0.0 || p >= 1.0) {
     const std::string got = py::repr(py::float_(p));
     throw py::value_error("p: Gaussian dropout rate has to be in [0, 1), got " + got);
-  }
-}
-
-// A C-contiguous array of `n` items of the dtype, writable if asked.
-const py::array& checked(const py::array& a, const char* what, fastdrop_dtype dtype, py::ssize_t n, bool writable) {
-  if (a.itemsize() != item_size(dtype)) {
-    throw py::type_error(std::string(what) + ": item size " + std::to_string(a.itemsize()) +
-                         " does not match the dtype");
-  }
-  if (!(a.flags() & py::array::c_style)) throw py::value_error(std::string(what) + ": must be C-contiguous");
-  if (writable && !a.writeable()) throw py::value_error(std::string(what) + ": must be writable");
-  if (a.size() != n) {
-    throw py::value_error(std::string(what) + ": expected " + std::to_string(n) + " elements, got " +
-                          std::to_string(a.size()));
-  }
-  return a;
-}
-
-void check(fastdrop_status status) {
-  switch (status) {
-    case FASTDROP_SUCCESS:
-      return;
-    case FASTDROP_ERROR_INVALID_VALUE:
-      throw py::value_error(fastdrop_status_string(status));
-    case FASTDROP_ERROR_UNSUPPORTED_DTYPE:
-      throw py::type_error(fastdrop_status_string(status));
-    default:
-      throw std::runtime_error(fastdrop_status_string(status));
   }
 }
 
@@ -68,9 +30,11 @@ void run(GaussianAbi abi, const char* in_name, const std::string& dtype_name, co
          const py::array& out, double p, uint64_t seed, uint64_t offset) {
   const fastdrop_dtype dtype = dtype_from_name(dtype_name);
   check_p(p);
+  check_items(in, dtype, in_name);
+  check_items(out, dtype, "out");
   const py::ssize_t n = in.size();
-  const void* src = checked(in, in_name, dtype, n, false).data();
-  void* dst = const_cast<void*>(checked(out, "out", dtype, n, true).data());
+  const void* src = buffer(in, in_name, n * item_size(dtype), false);
+  void* dst = buffer(out, "out", n * item_size(dtype), true);
   fastdrop_status status;
   {
     py::gil_scoped_release release;

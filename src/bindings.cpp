@@ -9,61 +9,22 @@
 #include <string>
 #include <vector>
 
+#include "binding_checks.h"
 #include "fastdrop/fastdrop.h"
 
 namespace py = pybind11;
+using namespace fastdrop_bindings;
 
 void bind_cuda(py::module_& m);
 void bind_gaussian(py::module_& m);
 
 namespace {
 
-fastdrop_dtype dtype_from_name(const std::string& name) {
-  if (name == "float16") return FASTDROP_FLOAT16;
-  if (name == "bfloat16") return FASTDROP_BFLOAT16;
-  if (name == "float32") return FASTDROP_FLOAT32;
-  if (name == "float64") return FASTDROP_FLOAT64;
-  throw py::type_error("dtype: expected float16, bfloat16, float32 or float64, got " + name);
-}
-
 fastdrop_cpu_isa isa_from_name(const std::string& name) {
   for (int i = FASTDROP_ISA_SCALAR; i <= FASTDROP_ISA_AVX512; ++i) {
     if (name == fastdrop_cpu_isa_name(static_cast<fastdrop_cpu_isa>(i))) return static_cast<fastdrop_cpu_isa>(i);
   }
   throw py::value_error("isa: expected scalar, avx2 or avx512, got " + name);
-}
-
-void check(fastdrop_status status) {
-  switch (status) {
-    case FASTDROP_SUCCESS:
-      return;
-    case FASTDROP_ERROR_INVALID_VALUE:
-      throw py::value_error(fastdrop_status_string(status));
-    case FASTDROP_ERROR_UNSUPPORTED_DTYPE:
-      throw py::type_error(fastdrop_status_string(status));
-    default:
-      throw std::runtime_error(fastdrop_status_string(status));
-  }
-}
-
-// A contiguous, writable-if-asked buffer of exactly `bytes` bytes.
-void* buffer(const py::array& a, const char* what, py::ssize_t bytes, bool writable) {
-  if (!(a.flags() & py::array::c_style)) throw py::value_error(std::string(what) + ": must be C-contiguous");
-  if (writable && !a.writeable()) throw py::value_error(std::string(what) + ": must be writable");
-  if (a.nbytes() != bytes) {
-    throw py::value_error(std::string(what) + ": expected " + std::to_string(bytes) + " bytes, got " +
-                          std::to_string(a.nbytes()));
-  }
-  return const_cast<void*>(a.data());
-}
-
-py::ssize_t item_size(fastdrop_dtype dtype) { return dtype == FASTDROP_FLOAT64 ? 8 : dtype == FASTDROP_FLOAT32 ? 4 : 2; }
-
-void check_items(const py::array& a, fastdrop_dtype dtype, const char* what) {
-  if (a.itemsize() != item_size(dtype)) {
-    throw py::type_error(std::string(what) + ": item size " + std::to_string(a.itemsize()) +
-                         " does not match the dtype");
-  }
 }
 
 void forward(const std::string& dtype_name, const py::array& x, const py::array& y, double p, uint64_t seed,

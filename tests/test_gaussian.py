@@ -218,7 +218,7 @@ def test_other_errors():
         fastdrop.gaussian_dropout_backward(np.ones(4), 0.5, seed=1, offset=None)
     with pytest.raises(ValueError, match="out: expected shape"):
         fastdrop.gaussian_dropout(np.ones(4), 0.5, seed=1, out=np.empty(5))
-    with pytest.raises(ValueError, match="out: expected 4 elements"):
+    with pytest.raises(ValueError, match="out: expected 16 bytes"):
         native().gaussian_forward("float32", np.ones(4, np.float32), np.empty(5, np.float32), 0.5, 1, 0)
     with pytest.raises(TypeError, match="dtype"):
         native().gaussian_forward("int32", np.ones(4, np.int32), np.empty(4, np.int32), 0.5, 1, 0)

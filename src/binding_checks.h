@@ -1,0 +1,59 @@
+// What every pybind11 source of the extension shares: dtype names, status codes to Python
+// exceptions, and the checks on the arrays handed to the C ABI.
+#pragma once
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include <stdexcept>
+#include <string>
+
+#include "fastdrop/fastdrop.h"
+
+namespace fastdrop_bindings {
+
+namespace py = pybind11;
+
+inline fastdrop_dtype dtype_from_name(const std::string& name) {
+  if (name == "float16") return FASTDROP_FLOAT16;
+  if (name == "bfloat16") return FASTDROP_BFLOAT16;
+  if (name == "float32") return FASTDROP_FLOAT32;
+  if (name == "float64") return FASTDROP_FLOAT64;
+  throw py::type_error("dtype: expected float16, bfloat16, float32 or float64, got " + name);
+}
+
+inline void check(fastdrop_status status) {
+  switch (status) {
+    case FASTDROP_SUCCESS:
+      return;
+    case FASTDROP_ERROR_INVALID_VALUE:
+      throw py::value_error(fastdrop_status_string(status));
+    case FASTDROP_ERROR_UNSUPPORTED_DTYPE:
+      throw py::type_error(fastdrop_status_string(status));
+    default:
+      throw std::runtime_error(fastdrop_status_string(status));
+  }
+}
+
+inline py::ssize_t item_size(fastdrop_dtype dtype) {
+  return dtype == FASTDROP_FLOAT64 ? 8 : dtype == FASTDROP_FLOAT32 ? 4 : 2;
+}
+
+inline void check_items(const py::array& a, fastdrop_dtype dtype, const char* what) {
+  if (a.itemsize() != item_size(dtype)) {
+    throw py::type_error(std::string(what) + ": item size " + std::to_string(a.itemsize()) +
+                         " does not match the dtype");
+  }
+}
+
+// A contiguous, writable-if-asked buffer of exactly `bytes` bytes.
+inline void* buffer(const py::array& a, const char* what, py::ssize_t bytes, bool writable) {
+  if (!(a.flags() & py::array::c_style)) throw py::value_error(std::string(what) + ": must be C-contiguous");
+  if (writable && !a.writeable()) throw py::value_error(std::string(what) + ": must be writable");
+  if (a.nbytes() != bytes) {
+    throw py::value_error(std::string(what) + ": expected " + std::to_string(bytes) + " bytes, got " +
+                          std::to_string(a.nbytes()));
+  }
+  return const_cast<void*>(a.data());
+}
+
+}  // namespace fastdrop_bindings
