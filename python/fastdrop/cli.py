@@ -1,0 +1,148 @@
+"""The ``fastdrop`` command: ``fastdrop info`` (backends, ISA, threads, CUDA) and ``fastdrop bench``."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+
+from .bench import cases as bench_cases
+from .bench import machine, report, runner, threads
+
+QUICK_SIZES = (64 << 10, 1 << 20)
+
+
+def _list_of(valid: tuple[str, ...], what: str):
+    """An argparse type: a comma-separated list, each item one of ``valid``."""
+    def parse(text: str) -> tuple[str, ...]:
+        items = tuple(item.strip() for item in text.split(",") if item.strip())
+        unknown = [item for item in items if item not in valid]
+        if not items or unknown:
+            raise argparse.ArgumentTypeError(
+                f"unknown {what} {', '.join(unknown) or repr(text)}: expected a comma-separated "
+                f"list of {', '.join(valid)}")
+        return items
+    return parse
+
+
+def _sizes(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(bench_cases.parse_size(item) for item in text.split(","))
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a count >= 1, got {value}")
+    return value
+
+
+def _add_bench_arguments(bench: argparse.ArgumentParser) -> None:
+    c = bench_cases
+    bench.add_argument("--ops", type=_list_of(c.OPS, "op"), default=c.OPS,
+                       help=f"comma-separated (default {','.join(c.OPS)})")
+    bench.add_argument("--backends", type=_list_of(c.BACKENDS, "backend"), default=c.BACKENDS,
+                       help=f"comma-separated (default {','.join(c.BACKENDS)}); torch gives the "
+                            "'vs torch' column, copy the '%% copy' one")
+    bench.add_argument("--dtypes", type=_list_of(c.DTYPES, "dtype"), default=c.DTYPES,
+                       help=f"comma-separated (default {','.join(c.DTYPES)})")
+    default_sizes = ",".join(map(c.size_label, c.SIZES))
+    quick_sizes = ",".join(map(c.size_label, QUICK_SIZES))
+    bench.add_argument("--sizes", type=_sizes, default=None,
+                       help=f"elements, comma-separated, K and M binary (default {default_sizes}; "
+                            f"with --quick {quick_sizes})")
+    bench.add_argument("--directions", type=_list_of(c.DIRECTIONS, "direction"),
+                       default=c.DIRECTIONS, help=f"comma-separated (default {','.join(c.DIRECTIONS)})")
+    bench.add_argument("--modes", type=_list_of(c.MODES, "mode"), default=c.MODES,
+                       help="alloc: a new output per call; out: into a preallocated output "
+                            f"(default {','.join(c.MODES)})")
+    bench.add_argument("--threads", type=_positive, default=None,
+                       help="threads for fastdrop, Numba and torch alike (default: each one's own)")
+    bench.add_argument("--quick", action="store_true",
+                       help="small sizes and few repeats: a smoke run in seconds")
+    bench.add_argument("--repeats", type=_positive, default=None,
+                       help=f"timed repeats per case (default {runner.DEFAULT_SETTINGS.repeats}, "
+                            f"with --quick {runner.QUICK_SETTINGS.repeats})")
+    bench.add_argument("--json", metavar="PATH", default=None,
+                       help="also write the results and machine info to PATH as JSON")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="fastdrop", description="fastdrop: fused dropout kernels")
+    commands = parser.add_subparsers(dest="command", required=True)
+    info = commands.add_parser("info", help="version, backends, CPU ISA, threads, CUDA")
+    info.set_defaults(handler=info_command)
+    bench = commands.add_parser("bench", help="time fastdrop against torch and a plain copy")
+    _add_bench_arguments(bench)
+    bench.set_defaults(handler=bench_command)
+    return parser
+
+
+def info_command(args) -> int:
+    about = machine.machine_info()
+    backends = about["fastdrop"]
+    versions = about["versions"]
+    lines = [f"fastdrop {versions['fastdrop']}"]
+    if "error" in backends:
+        lines.append(f"backend:   none usable ({backends['error']})")
+    else:
+        lines += [
+            f"backend:   {backends['active']} (available: {', '.join(backends['available'])})",
+            f"cpu isa:   {backends['cpu_isa'] or '-'} "
+            f"(supported: {', '.join(backends['cpu_isas_supported']) or '-'})",
+            f"threads:   {backends['threads']}",
+            "cuda:      " + (f"built, {backends['cuda_devices']} device(s) found"
+                             if backends["cuda_built"] else "not built"),
+        ]
+        if "native_error" in backends:
+            lines.append(f"native:    does not load ({backends['native_error']})")
+    for name in ("torch", "numba", "ml_dtypes", "numpy", "python"):
+        lines.append(f"{name + ':':<10} {versions[name] or 'not installed'}")
+    lines.append(f"cpu:       {about['cpu_model']} ({about['logical_cpus']} logical CPUs)")
+    print("\n".join(lines))
+    return 0
+
+
+def _header(about: dict, threads_used: dict) -> str:
+    backends = about["fastdrop"]
+    isa = backends.get("cpu_isa") or "-"
+    used = ", ".join(f"{backend} {count}" for backend, count in threads_used.items())
+    return (f"fastdrop {about['versions']['fastdrop']} on {about['cpu_model']} "
+            f"({about['logical_cpus']} logical CPUs), native ISA {isa}, threads: {used or '-'}")
+
+
+def bench_command(args) -> int:
+    settings = runner.QUICK_SETTINGS if args.quick else runner.DEFAULT_SETTINGS
+    if args.repeats is not None:
+        settings = dataclasses.replace(settings, repeats=args.repeats)
+    sizes = args.sizes or (QUICK_SIZES if args.quick else bench_cases.SIZES)
+    selected = bench_cases.cases(ops=args.ops, backends=args.backends, dtypes=args.dtypes,
+                                 sizes=sizes, directions=args.directions, modes=args.modes)
+    used_backends = sorted({case.backend for case in selected})
+    if args.threads is not None:
+        threads.set_threads(args.threads, used_backends)
+    threads_used = threads.threads_in_use(used_backends)
+    about = machine.machine_info()
+
+    results = runner.run(selected, settings)
+    print(_header(about, threads_used))
+    print()
+    print(report.format_table(results))
+    print()
+    print(report.format_notes(results))
+    if args.json:
+        with open(args.json, "w") as out:
+            json.dump(report.to_json(results, settings, about, threads_used), out, indent=1)
+    return 1 if any(r.error for r in results) else 0
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.handler(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
