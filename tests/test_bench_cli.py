@@ -82,6 +82,44 @@ def test_bench_quick_prints_the_table_and_writes_json(capsys, tmp_path):
     assert (native["speedup_vs_torch"] is not None) == torch_timed
 
 
+def test_bench_writes_markdown(tmp_path):
+    path = tmp_path / "bench.md"
+    assert main(["bench", "--quick", "--sizes", "4K", "--repeats", "1", "--backends", "native,copy",
+                 "--dtypes", "float32", "--markdown", str(path)]) == 0
+    lines = path.read_text().splitlines()
+    assert lines[0] == "# fastdrop bench" and lines[2].startswith("fastdrop ")
+    table = [line for line in lines if line.startswith("|")]
+    assert table[0].startswith("| op | dtype | size |") and set(table[1]) <= set("|-:")
+    assert any("| native |" in line and "| 4K |" in line for line in table[2:])
+
+
+def _run_json(medians: dict, cpu: str = "AMD EPYC") -> dict:
+    return {"machine": {"cpu_model": cpu},
+            "results": [{"id": case, "median_s": median} for case, median in medians.items()]}
+
+
+def test_compare_shows_the_change_of_each_case(tmp_path, capsys):
+    before, after = tmp_path / "a.json", tmp_path / "b.json"
+    before.write_text(json.dumps(_run_json({"x-native": 2e-3, "y-torch": 1e-3, "gone": 1.0})))
+    after.write_text(json.dumps(_run_json({"x-native": 1e-3, "y-torch": 1.5e-3, "new": 1.0}, cpu="Other")))
+    assert main(["bench", "--compare", str(before), str(after)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split() == ["case", "before", "after", "change", "speedup"]
+    x = next(line for line in out if line.startswith("x-native"))
+    assert x.split()[-2:] == ["-50.0%", "2.00x"]
+    y = next(line for line in out if line.startswith("y-torch"))
+    assert y.split()[-2:] == ["+50.0%", "0.67x"]
+    assert "only in the first run: gone" in out and "only in the second run: new" in out
+    assert any(line.startswith("note: the runs come from different CPUs") for line in out)
+
+
+def test_compare_rejects_files_that_are_not_bench_results(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{}")
+    with pytest.raises(ValueError, match="not a fastdrop bench JSON file"):
+        main(["bench", "--compare", str(bad), str(bad)])
+
+
 def test_bench_rejects_an_unknown_backend(capsys):
     with pytest.raises(SystemExit):
         main(["bench", "--backends", "cuda"])

@@ -8,7 +8,7 @@ import json
 import sys
 
 from .bench import cases as bench_cases
-from .bench import machine, report, runner, threads
+from .bench import compare, machine, report, runner, threads
 
 QUICK_SIZES = (64 << 10, 1 << 20)
 
@@ -66,6 +66,10 @@ def _add_bench_arguments(bench: argparse.ArgumentParser) -> None:
     bench.add_argument("--repeats", type=_positive, default=None,
                        help=f"timed repeats per case (default {runner.DEFAULT_SETTINGS.repeats}, "
                             f"with --quick {runner.QUICK_SETTINGS.repeats})")
+    bench.add_argument("--markdown", metavar="PATH", default=None,
+                       help="also write the table and notes to PATH as Markdown")
+    bench.add_argument("--compare", nargs=2, metavar=("BEFORE", "AFTER"), default=None,
+                       help="run nothing: compare two --json files case by case")
     bench.add_argument("--json", metavar="PATH", default=None,
                        help="also write the results and machine info to PATH as JSON")
 
@@ -115,6 +119,10 @@ def _header(about: dict, threads_used: dict) -> str:
 
 
 def bench_command(args) -> int:
+    if args.compare:
+        before, after = (compare.load(path) for path in args.compare)
+        print(compare.format_comparison(before, after))
+        return 0
     settings = runner.QUICK_SETTINGS if args.quick else runner.DEFAULT_SETTINGS
     if args.repeats is not None:
         settings = dataclasses.replace(settings, repeats=args.repeats)
@@ -136,6 +144,9 @@ def bench_command(args) -> int:
     if args.json:
         with open(args.json, "w") as out:
             json.dump(report.to_json(results, settings, about, threads_used), out, indent=1)
+    if args.markdown:
+        with open(args.markdown, "w") as out:
+            out.write(report.format_markdown(results, _header(about, threads_used)))
     return 1 if any(r.error for r in results) else 0
 
 

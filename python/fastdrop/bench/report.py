@@ -64,6 +64,16 @@ def format_table(results: list[Result]) -> str:
     return "\n".join(lines)
 
 
+def format_markdown(results: list[Result], header: str) -> str:
+    """The same table as a Markdown document, under a line naming the machine."""
+    timed = [r for r in results if r.timing is not None]
+    lines = ["# fastdrop bench", "", header, "", "| " + " | ".join(COLUMNS) + " |",
+             "|" + "|".join("---" if i < _LEFT_ALIGNED else "---:" for i in range(len(COLUMNS))) + "|"]
+    lines += ["| " + " | ".join(_row(r)) + " |" for r in timed]
+    lines += ["", format_notes(results)]
+    return "\n".join(lines) + "\n"
+
+
 def format_notes(results: list[Result]) -> str:
     """What the columns mean, and which cases did not run and why."""
     notes = [
