@@ -149,3 +149,11 @@ def resolve_seed(seed, offset, generator, device) -> tuple[int, int] | None:
             raise TypeError(f"generator: expected a torch.Generator, got {type(generator).__name__}")
         return draw_seed(device, generator), 0
     return None
+
+
+def op_seed(seed, offset, generator, device) -> tuple[int, int, bool]:
+    """(seed, offset) as the int64 the op schemas carry, and whether the op draws its own."""
+    resolved = resolve_seed(seed, offset, generator, device)
+    if resolved is None:
+        return 0, 0, True
+    return to_signed(resolved[0]), to_signed(resolved[1]), False

@@ -15,7 +15,7 @@ from typing import Optional
 import torch
 
 from .._checks import check_p
-from ._bridge import check_device, draw_seed, kernel_dtype, resolve_seed, to_signed
+from ._bridge import check_device, draw_seed, kernel_dtype, op_seed
 from ._ops import DropoutBackwardFunction, DropoutFunction, dropout_backward_op, dropout_no_grad, dropout_op
 
 
@@ -48,14 +48,6 @@ def _check_linear_operands(input, weight, bias) -> None:
             raise TypeError(f"bias: expected the dtype of input ({input.dtype}), got {bias.dtype}")
         if bias.device != input.device:
             raise ValueError(f"bias: expected the device of input ({input.device}), got {bias.device}")
-
-
-def _op_seed(seed, offset, generator, device) -> tuple[int, int, bool]:
-    """(seed, offset) as the int64 the op schemas carry, and whether the op draws its own."""
-    resolved = resolve_seed(seed, offset, generator, device)
-    if resolved is None:
-        return 0, 0, True
-    return to_signed(resolved[0]), to_signed(resolved[1]), False
 
 
 def linear_forward(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor], p: float, seed: int,
@@ -160,7 +152,7 @@ def dropconnect(weight: torch.Tensor, p: float = 0.5, training: bool = True, *, 
     p = check_p(p)
     if not training:
         return weight
-    seed, offset, draw = _op_seed(seed, offset, generator, weight.device)
+    seed, offset, draw = op_seed(seed, offset, generator, weight.device)
     if torch.compiler.is_compiling():
         return dropout_op(weight, p, seed, offset, draw, "recompute")[0]
     if weight.requires_grad and torch.is_grad_enabled():
@@ -179,7 +171,7 @@ def dropconnect_linear(input: torch.Tensor, weight: torch.Tensor, bias: Optional
     p = check_p(p)
     if not training:
         return torch.nn.functional.linear(input, weight, bias)
-    seed, offset, draw = _op_seed(seed, offset, generator, weight.device)
+    seed, offset, draw = op_seed(seed, offset, generator, weight.device)
     if torch.compiler.is_compiling():
         return dropconnect_linear_op(input, weight, bias, p, seed, offset, draw)[0]
     tensors = (input, weight) if bias is None else (input, weight, bias)

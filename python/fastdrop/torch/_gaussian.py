@@ -14,7 +14,7 @@ import torch
 
 from .. import _backend
 from .._numpy_gaussian import check_gaussian_p
-from ._bridge import check_device, draw_seed, flat_view, kernel_dtype, resolve_seed, to_signed, to_unsigned
+from ._bridge import check_device, draw_seed, flat_view, kernel_dtype, op_seed, to_unsigned
 from ._ops import _like_input
 
 
@@ -155,9 +155,7 @@ def gaussian_dropout(input: torch.Tensor, p: float = 0.5, training: bool = True,
     check_device(input, "input", cuda=False)
     if not training or p == 0.0:
         return input
-    resolved = resolve_seed(seed, offset, generator, input.device)
-    seed_i, offset_i = (0, 0) if resolved is None else (to_signed(resolved[0]), to_signed(resolved[1]))
-    draw = resolved is None
+    seed_i, offset_i, draw = op_seed(seed, offset, generator, input.device)
     if torch.compiler.is_compiling():
         y, _ = gaussian_dropout_op(input, p, seed_i, offset_i, draw)
     elif input.requires_grad and torch.is_grad_enabled():

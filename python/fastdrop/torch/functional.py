@@ -7,7 +7,7 @@ import torch
 from .._broadcast import check_noise_shape
 from .._checks import check_p
 from .._spatial import feature_noise_shape, spatial_noise_shape, stochastic_depth_noise_shape
-from ._bridge import check_device, kernel_dtype, resolve_seed, to_signed
+from ._bridge import check_device, kernel_dtype, op_seed
 from ._dropconnect import dropconnect, dropconnect_linear  # noqa: F401 (public names)
 from ._gaussian import gaussian_dropout  # noqa: F401 (public name)
 from ._fused_ops import BiasDropoutAddFunction, bias_dropout_add_forward, bias_dropout_add_op
@@ -47,9 +47,7 @@ def dropout(input: torch.Tensor, p: float = 0.5, training: bool = True, inplace:
     if not training:
         return input
     mask_mode = _mask_mode(mask_mode, input.device)
-    resolved = resolve_seed(seed, offset, generator, input.device)
-    seed_i, offset_i = (0, 0) if resolved is None else (to_signed(resolved[0]), to_signed(resolved[1]))
-    draw = resolved is None
+    seed_i, offset_i, draw = op_seed(seed, offset, generator, input.device)
     if torch.compiler.is_compiling():
         y, _ = dropout_op(input, p, seed_i, offset_i, draw, mask_mode)
     elif input.requires_grad and torch.is_grad_enabled():
@@ -73,9 +71,7 @@ def _units(input, p, training, inplace, noise_of, kind, seed, offset, generator)
     if not training or p == 0.0:
         return input
     noise_shape = list(noise_of(tuple(input.shape)))
-    resolved = resolve_seed(seed, offset, generator, input.device)
-    seed_i, offset_i = (0, 0) if resolved is None else (to_signed(resolved[0]), to_signed(resolved[1]))
-    draw = resolved is None
+    seed_i, offset_i, draw = op_seed(seed, offset, generator, input.device)
     if torch.compiler.is_compiling():
         y, _ = dropout_units_op(input, p, seed_i, offset_i, draw, noise_shape, kind)
     elif input.requires_grad and torch.is_grad_enabled():
@@ -151,9 +147,7 @@ def bias_dropout_add(input, bias, residual, p=0.5, training=True, *, seed=None, 
                          f"{tuple(bias.shape)} and {bias.dtype}")
     if not training:
         return residual + (input if bias is None else input + bias)
-    resolved = resolve_seed(seed, offset, generator, input.device)
-    seed_i, offset_i = (0, 0) if resolved is None else (to_signed(resolved[0]), to_signed(resolved[1]))
-    draw = resolved is None
+    seed_i, offset_i, draw = op_seed(seed, offset, generator, input.device)
     if torch.compiler.is_compiling():
         return bias_dropout_add_op(input, bias, residual, p, seed_i, offset_i, draw)[0]
     if torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in (input, bias, residual)):
