@@ -98,20 +98,11 @@ void check_errors() {
 
 int main() {
   check_errors();
-  for (int isa = FASTDROP_ISA_SCALAR; isa <= FASTDROP_ISA_AVX512; ++isa) {
-    const char* name = fastdrop_cpu_isa_name(fastdrop_cpu_isa(isa));
-    if (!fastdrop_cpu_isa_supported(fastdrop_cpu_isa(isa))) {
-      printf("skipped: %s not supported by this CPU\n", name);
-      continue;
-    }
-    CHECK(fastdrop_cpu_isa_set(fastdrop_cpu_isa(isa)) == FASTDROP_SUCCESS, "set %s", name);
-    for (int threads : {1, 2, 8}) {
-      fastdrop_set_num_threads(threads);
-      check_dtype<float16_bits>(FASTDROP_FLOAT16, name, threads);
-      check_dtype<bfloat16_bits>(FASTDROP_BFLOAT16, name, threads);
-      check_dtype<float>(FASTDROP_FLOAT32, name, threads);
-      check_dtype<double>(FASTDROP_FLOAT64, name, threads);
-    }
-  }
+  for_each_isa_and_thread_count([](const char* name, int threads) {
+    check_dtype<float16_bits>(FASTDROP_FLOAT16, name, threads);
+    check_dtype<bfloat16_bits>(FASTDROP_BFLOAT16, name, threads);
+    check_dtype<float>(FASTDROP_FLOAT32, name, threads);
+    check_dtype<double>(FASTDROP_FLOAT64, name, threads);
+  });
   return finish("dropout");
 }

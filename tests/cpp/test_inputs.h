@@ -1,11 +1,16 @@
-// Inputs and comparisons shared by the ctest programs.
+// Inputs, comparisons and the ISA/thread-count sweep shared by the ctest programs.
 #pragma once
 #include <stdint.h>
 #include <string.h>
 
+#include <stdio.h>
+
+#include <initializer_list>
 #include <vector>
 
+#include "check.h"
 #include "fastdrop/dropout_math.h"
+#include "fastdrop/fastdrop.h"
 
 // Deterministic inputs with a spread of magnitudes and signs, NaN-free, in any storage type.
 template <class T>
@@ -23,4 +28,22 @@ std::vector<T> make_input(int64_t n) {
 template <class T>
 bool same_bits(const T& a, const T& b) {
   return memcmp(&a, &b, sizeof(T)) == 0;
+}
+
+// Runs body(isa_name, threads) on every ISA this CPU has (reporting the skipped ones) with 1, 2
+// and 8 threads: every result must be the same on each.
+template <class Body>
+void for_each_isa_and_thread_count(Body body) {
+  for (int isa = FASTDROP_ISA_SCALAR; isa <= FASTDROP_ISA_AVX512; ++isa) {
+    const char* name = fastdrop_cpu_isa_name(fastdrop_cpu_isa(isa));
+    if (!fastdrop_cpu_isa_supported(fastdrop_cpu_isa(isa))) {
+      printf("skipped: %s not supported by this CPU\n", name);
+      continue;
+    }
+    CHECK(fastdrop_cpu_isa_set(fastdrop_cpu_isa(isa)) == FASTDROP_SUCCESS, "set %s", name);
+    for (int threads : {1, 2, 8}) {
+      fastdrop_set_num_threads(threads);
+      body(name, threads);
+    }
+  }
 }

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "check.h"
+#include "test_inputs.h"
 #include "fastdrop/dropout_math.h"
 #include "fastdrop/fastdrop.h"
 
@@ -16,12 +17,6 @@ namespace {
 
 bool reference_keep(uint64_t u, double p, uint64_t seed, uint64_t offset) {
   return keeps(stream_word(seed, offset, u), make_dropout_params(p, seed, offset));
-}
-
-std::vector<float> make_input(int64_t n) {
-  std::vector<float> x(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i) x[i] = static_cast<float>((i * 7919) % 201 - 100) * 0.37f;
-  return x;
 }
 
 void check_mask_bits(const char* isa) {
@@ -42,7 +37,7 @@ void check_mask_bits(const char* isa) {
 void check_apply(const char* isa) {
   const int64_t shape[4] = {3, 5, 7, 300};
   const int64_t n = 3 * 5 * 7 * 300;
-  const std::vector<float> x = make_input(n);
+  const std::vector<float> x = make_input<float>(n);
   // Unit strides for noise shapes (3, 1, 7, 1), (3, 5, 7, 300) and (1, 1, 1, 300), and a layout
   // whose last dimension is not the fastest in unit space.
   const int64_t patterns[][4] = {{7, 0, 1, 0}, {5 * 7 * 300, 7 * 300, 300, 1}, {0, 0, 0, 1}, {1, 0, 0, 3}};
@@ -76,7 +71,7 @@ void check_apply(const char* isa) {
 
 void check_alpha(const char* isa) {
   for (int64_t n : {0, 5, 4099, 70001}) {
-    const std::vector<float> x = make_input(n);
+    const std::vector<float> x = make_input<float>(n);
     for (double p : {0.0, 0.2, 0.8, 1.0}) {
       const DropoutParams params = make_dropout_params(p, 1, 2);
       const AlphaParams alpha = make_alpha_params(p);
@@ -107,7 +102,7 @@ void check_bias_dropout_add(const char* isa) {
   for (int64_t cols : {1, 7, 96, 1000}) {
     const int64_t rows = 37;
     const int64_t n = rows * cols;
-    const std::vector<float> x = make_input(n), r = make_input(n + 3), b = make_input(cols + 5);
+    const std::vector<float> x = make_input<float>(n), r = make_input<float>(n + 3), b = make_input<float>(cols + 5);
     for (bool with_bias : {true, false}) {
       std::vector<float> y(n);
       std::vector<uint8_t> bits((n + 7) / 8);
@@ -158,20 +153,11 @@ void check_errors() {
 
 int main() {
   check_errors();
-  for (int isa = FASTDROP_ISA_SCALAR; isa <= FASTDROP_ISA_AVX512; ++isa) {
-    const char* name = fastdrop_cpu_isa_name(fastdrop_cpu_isa(isa));
-    if (!fastdrop_cpu_isa_supported(fastdrop_cpu_isa(isa))) {
-      printf("skipped: %s not supported by this CPU\n", name);
-      continue;
-    }
-    fastdrop_cpu_isa_set(fastdrop_cpu_isa(isa));
-    for (int threads : {1, 2, 8}) {
-      fastdrop_set_num_threads(threads);
-      check_mask_bits(name);
-      check_apply(name);
-      check_alpha(name);
-      check_bias_dropout_add(name);
-    }
-  }
+  for_each_isa_and_thread_count([](const char* name, int) {
+    check_mask_bits(name);
+    check_apply(name);
+    check_alpha(name);
+    check_bias_dropout_add(name);
+  });
   return finish("variants");
 }
