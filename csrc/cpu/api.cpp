@@ -20,12 +20,83 @@ void for_each_chunk(int64_t n, Body body) {
   fastdrop::cpu::for_each_chunk(n, kChunk, kParallelMin, body);
 }
 
+// body(start, unit, len) over the runs' chunks; with a single run, chunks start at multiples of
+// kChunk, so bit masks indexed from a chunk's start stay whole bytes.
+template <class Body>
+void for_each_run_chunk(int64_t n, const fastdrop_unit_runs& runs, Body body) {
+  fastdrop::cpu::for_each_run_chunk(n, runs, kChunk, kParallelMin, body);
+}
+
+using fastdrop::cpu::single_run;
+using fastdrop::cpu::valid_runs;
+
 fastdrop_status check_common(fastdrop_dtype dtype, const void* in, const void* out, int64_t n,
                              double p) {
   if (!valid_dtype(dtype)) return FASTDROP_ERROR_UNSUPPORTED_DTYPE;
   if (n < 0 || !valid_p(p)) return FASTDROP_ERROR_INVALID_VALUE;
   if (n > 0 && (!in || !out)) return FASTDROP_ERROR_NULL_POINTER;
   if (!fastdrop::cpu::active_kernels()) return FASTDROP_ERROR_ISA_UNAVAILABLE;
+  return FASTDROP_SUCCESS;
+}
+
+// The forward of dropout (scale from params) over the units of runs; masks only for a single run.
+fastdrop_status forward_over(fastdrop_dtype dtype, const void* x, void* y, int64_t n,
+                             const fastdrop::DropoutParams& params, const fastdrop_unit_runs& runs,
+                             uint8_t* mask_bits, bool* mask_bytes) {
+  const fastdrop::cpu::ForwardFn forward = fastdrop::cpu::active_kernels()->forward[dtype];
+  const size_t size = dtype_size(dtype);
+  advise_huge_pages(y, static_cast<size_t>(n) * size);
+  for_each_run_chunk(n, runs, [&](int64_t start, uint64_t unit, int64_t len) {
+    forward(static_cast<const char*>(x) + start * size, static_cast<char*>(y) + start * size, unit, len, params,
+            mask_bits ? mask_bits + start / 8 : nullptr, mask_bytes ? mask_bytes + start : nullptr);
+  });
+  return FASTDROP_SUCCESS;
+}
+
+fastdrop_status alpha_forward_over(fastdrop_dtype dtype, const void* x, void* y, int64_t n, double p, uint64_t seed,
+                                   uint64_t offset, const fastdrop_unit_runs& runs, uint8_t* mask_bits) {
+  const fastdrop::DropoutParams params = fastdrop::make_dropout_params(p, seed, offset);
+  const fastdrop::AlphaParams alpha = fastdrop::make_alpha_params(p);
+  const fastdrop::cpu::AlphaForwardFn forward = fastdrop::cpu::active_kernels()->alpha_forward[dtype];
+  const size_t size = dtype_size(dtype);
+  advise_huge_pages(y, static_cast<size_t>(n) * size);
+  for_each_run_chunk(n, runs, [&](int64_t start, uint64_t unit, int64_t len) {
+    forward(static_cast<const char*>(x) + start * size, static_cast<char*>(y) + start * size, unit, len, params, alpha,
+            mask_bits ? mask_bits + start / 8 : nullptr);
+  });
+  return FASTDROP_SUCCESS;
+}
+
+// The backward is dropout's with the scale a in place of 1 / (1 - p).
+fastdrop_status alpha_backward_over(fastdrop_dtype dtype, const void* dy, void* dx, int64_t n, double p,
+                                    uint64_t seed, uint64_t offset, const fastdrop_unit_runs& runs) {
+  fastdrop::DropoutParams params = fastdrop::make_dropout_params(p, seed, offset);
+  const fastdrop::AlphaParams alpha = fastdrop::make_alpha_params(p);
+  params.scale_f32 = alpha.f32.a;
+  params.scale_f64 = alpha.f64.a;
+  return forward_over(dtype, dy, dx, n, params, runs, nullptr, nullptr);
+}
+
+fastdrop_status bias_dropout_add_over(fastdrop_dtype dtype, const void* x, const void* bias, const void* residual,
+                                      void* y, int64_t rows, int64_t cols, double p, uint64_t seed, uint64_t offset,
+                                      const fastdrop_unit_runs* runs, uint8_t* mask_bits) {
+  if (rows < 0 || cols < 0) return FASTDROP_ERROR_INVALID_VALUE;
+  const int64_t n = rows * cols;
+  const fastdrop_status status = check_common(dtype, x, y, n, p);
+  if (status != FASTDROP_SUCCESS) return status;
+  if (n > 0 && !residual) return FASTDROP_ERROR_NULL_POINTER;
+  const fastdrop_unit_runs call_runs = runs ? *runs : single_run(n);
+  if (!valid_runs(&call_runs, n)) return FASTDROP_ERROR_INVALID_VALUE;
+  const fastdrop::cpu::FusedTable* fused = fastdrop::cpu::active_fused_kernels();
+  const fastdrop::DropoutParams params = fastdrop::make_dropout_params(p, seed, offset);
+  const fastdrop::cpu::BiasDropoutAddFn kernel = fused->bias_dropout_add[dtype];
+  const size_t size = dtype_size(dtype);
+  advise_huge_pages(y, static_cast<size_t>(n) * size);
+  for_each_run_chunk(n, call_runs, [&](int64_t start, uint64_t unit, int64_t len) {
+    kernel(static_cast<const char*>(x) + start * size, bias, static_cast<const char*>(residual) + start * size,
+           static_cast<char*>(y) + start * size, cols, start % (cols ? cols : 1), unit, len, params,
+           mask_bits ? mask_bits + start / 8 : nullptr);
+  });
   return FASTDROP_SUCCESS;
 }
 
@@ -81,16 +152,8 @@ fastdrop_status fastdrop_dropout_forward(fastdrop_dtype dtype, const void* x, vo
                                          uint8_t* mask_bits, bool* mask_bytes) {
   const fastdrop_status status = check_common(dtype, x, y, n, p);
   if (status != FASTDROP_SUCCESS) return status;
-  const fastdrop::DropoutParams params = fastdrop::make_dropout_params(p, seed, offset);
-  const fastdrop::cpu::ForwardFn forward = fastdrop::cpu::active_kernels()->forward[dtype];
-  const size_t size = dtype_size(dtype);
-  advise_huge_pages(y, static_cast<size_t>(n) * size);
-  for_each_chunk(n, [&](int64_t start, int64_t len) {
-    forward(static_cast<const char*>(x) + start * size, static_cast<char*>(y) + start * size,
-            static_cast<uint64_t>(start), len, params, mask_bits ? mask_bits + start / 8 : nullptr,
-            mask_bytes ? mask_bytes + start : nullptr);
-  });
-  return FASTDROP_SUCCESS;
+  return forward_over(dtype, x, y, n, fastdrop::make_dropout_params(p, seed, offset), single_run(n), mask_bits,
+                      mask_bytes);
 }
 
 fastdrop_status fastdrop_dropout_backward(fastdrop_dtype dtype, const void* dy, void* dx,
@@ -122,8 +185,8 @@ fastdrop_status fastdrop_dropout_mask_bits(int64_t n, double p, uint64_t seed, u
   const fastdrop::cpu::KernelTable* kernels = fastdrop::cpu::active_kernels();
   if (!kernels) return FASTDROP_ERROR_ISA_UNAVAILABLE;
   const fastdrop::DropoutParams params = fastdrop::make_dropout_params(p, seed, offset);
-  for_each_chunk(n, [&](int64_t start, int64_t len) {
-    kernels->mask_bits(static_cast<uint64_t>(start), len, params, mask_bits + start / 8);
+  for_each_run_chunk(n, single_run(n), [&](int64_t start, uint64_t unit, int64_t len) {
+    kernels->mask_bits(unit, len, params, mask_bits + start / 8);
   });
   return FASTDROP_SUCCESS;
 }
@@ -189,56 +252,70 @@ fastdrop_status fastdrop_alpha_dropout_forward(fastdrop_dtype dtype, const void*
                                                uint8_t* mask_bits) {
   const fastdrop_status status = check_common(dtype, x, y, n, p);
   if (status != FASTDROP_SUCCESS) return status;
-  const fastdrop::DropoutParams params = fastdrop::make_dropout_params(p, seed, offset);
-  const fastdrop::AlphaParams alpha = fastdrop::make_alpha_params(p);
-  const fastdrop::cpu::AlphaForwardFn forward = fastdrop::cpu::active_kernels()->alpha_forward[dtype];
-  const size_t size = dtype_size(dtype);
-  advise_huge_pages(y, static_cast<size_t>(n) * size);
-  for_each_chunk(n, [&](int64_t start, int64_t len) {
-    forward(static_cast<const char*>(x) + start * size, static_cast<char*>(y) + start * size,
-            static_cast<uint64_t>(start), len, params, alpha, mask_bits ? mask_bits + start / 8 : nullptr);
-  });
-  return FASTDROP_SUCCESS;
+  return alpha_forward_over(dtype, x, y, n, p, seed, offset, single_run(n), mask_bits);
 }
 
 fastdrop_status fastdrop_alpha_dropout_backward(fastdrop_dtype dtype, const void* dy, void* dx,
                                                 int64_t n, double p, uint64_t seed, uint64_t offset) {
   const fastdrop_status status = check_common(dtype, dy, dx, n, p);
   if (status != FASTDROP_SUCCESS) return status;
-  // The backward is dropout's with the scale a in place of 1 / (1 - p).
-  fastdrop::DropoutParams params = fastdrop::make_dropout_params(p, seed, offset);
-  const fastdrop::AlphaParams alpha = fastdrop::make_alpha_params(p);
-  params.scale_f32 = alpha.f32.a;
-  params.scale_f64 = alpha.f64.a;
-  const fastdrop::cpu::ForwardFn forward = fastdrop::cpu::active_kernels()->forward[dtype];
-  const size_t size = dtype_size(dtype);
-  advise_huge_pages(dx, static_cast<size_t>(n) * size);
-  for_each_chunk(n, [&](int64_t start, int64_t len) {
-    forward(static_cast<const char*>(dy) + start * size, static_cast<char*>(dx) + start * size,
-            static_cast<uint64_t>(start), len, params, nullptr, nullptr);
-  });
-  return FASTDROP_SUCCESS;
+  return alpha_backward_over(dtype, dy, dx, n, p, seed, offset, single_run(n));
 }
 
 fastdrop_status fastdrop_bias_dropout_add_forward(fastdrop_dtype dtype, const void* x, const void* bias,
                                                   const void* residual, void* y, int64_t rows, int64_t cols,
                                                   double p, uint64_t seed, uint64_t offset, uint8_t* mask_bits) {
-  if (rows < 0 || cols < 0) return FASTDROP_ERROR_INVALID_VALUE;
-  const int64_t n = rows * cols;
+  return bias_dropout_add_over(dtype, x, bias, residual, y, rows, cols, p, seed, offset, nullptr, mask_bits);
+}
+
+fastdrop_status fastdrop_dropout_forward_runs(fastdrop_dtype dtype, const void* x, void* y, int64_t n, double p,
+                                              uint64_t seed, uint64_t offset, const fastdrop_unit_runs* runs) {
   const fastdrop_status status = check_common(dtype, x, y, n, p);
   if (status != FASTDROP_SUCCESS) return status;
-  if (n > 0 && !residual) return FASTDROP_ERROR_NULL_POINTER;
-  const fastdrop::cpu::FusedTable* fused = fastdrop::cpu::active_fused_kernels();
+  if (!valid_runs(runs, n)) return FASTDROP_ERROR_INVALID_VALUE;
+  return forward_over(dtype, x, y, n, fastdrop::make_dropout_params(p, seed, offset), *runs, nullptr, nullptr);
+}
+
+fastdrop_status fastdrop_dropout_mask_bits_runs(int64_t n, double p, uint64_t seed, uint64_t offset,
+                                                const fastdrop_unit_runs* runs, uint8_t* mask_bits) {
+  if (n < 0 || !valid_p(p) || !valid_runs(runs, n)) return FASTDROP_ERROR_INVALID_VALUE;
+  if (n > 0 && !mask_bits) return FASTDROP_ERROR_NULL_POINTER;
+  const fastdrop::cpu::KernelTable* kernels = fastdrop::cpu::active_kernels();
+  if (!kernels) return FASTDROP_ERROR_ISA_UNAVAILABLE;
   const fastdrop::DropoutParams params = fastdrop::make_dropout_params(p, seed, offset);
-  const fastdrop::cpu::BiasDropoutAddFn kernel = fused->bias_dropout_add[dtype];
-  const size_t size = dtype_size(dtype);
-  advise_huge_pages(y, static_cast<size_t>(n) * size);
-  for_each_chunk(n, [&](int64_t start, int64_t len) {
-    kernel(static_cast<const char*>(x) + start * size, bias, static_cast<const char*>(residual) + start * size,
-           static_cast<char*>(y) + start * size, cols, static_cast<uint64_t>(start), len, params,
-           mask_bits ? mask_bits + start / 8 : nullptr);
+  const int64_t run_bytes = (runs->run_length + 7) / 8;
+  for_each_run_chunk(n, *runs, [&](int64_t start, uint64_t unit, int64_t len) {
+    const int64_t run = start / runs->run_length;
+    const int64_t at = start % runs->run_length;
+    kernels->mask_bits(unit, len, params, mask_bits + run * run_bytes + at / 8);
   });
   return FASTDROP_SUCCESS;
+}
+
+fastdrop_status fastdrop_alpha_dropout_forward_runs(fastdrop_dtype dtype, const void* x, void* y, int64_t n,
+                                                    double p, uint64_t seed, uint64_t offset,
+                                                    const fastdrop_unit_runs* runs) {
+  const fastdrop_status status = check_common(dtype, x, y, n, p);
+  if (status != FASTDROP_SUCCESS) return status;
+  if (!valid_runs(runs, n)) return FASTDROP_ERROR_INVALID_VALUE;
+  return alpha_forward_over(dtype, x, y, n, p, seed, offset, *runs, nullptr);
+}
+
+fastdrop_status fastdrop_alpha_dropout_backward_runs(fastdrop_dtype dtype, const void* dy, void* dx, int64_t n,
+                                                     double p, uint64_t seed, uint64_t offset,
+                                                     const fastdrop_unit_runs* runs) {
+  const fastdrop_status status = check_common(dtype, dy, dx, n, p);
+  if (status != FASTDROP_SUCCESS) return status;
+  if (!valid_runs(runs, n)) return FASTDROP_ERROR_INVALID_VALUE;
+  return alpha_backward_over(dtype, dy, dx, n, p, seed, offset, *runs);
+}
+
+fastdrop_status fastdrop_bias_dropout_add_forward_runs(fastdrop_dtype dtype, const void* x, const void* bias,
+                                                       const void* residual, void* y, int64_t rows, int64_t cols,
+                                                       double p, uint64_t seed, uint64_t offset,
+                                                       const fastdrop_unit_runs* runs) {
+  if (!runs) return FASTDROP_ERROR_INVALID_VALUE;
+  return bias_dropout_add_over(dtype, x, bias, residual, y, rows, cols, p, seed, offset, runs, nullptr);
 }
 
 bool fastdrop_cuda_built(void) { return FASTDROP_CUDA_BUILT != 0; }

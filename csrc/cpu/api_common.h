@@ -52,5 +52,33 @@ void for_each_chunk(int64_t n, int64_t chunk, int64_t parallel_min, Body body) {
   }
 }
 
+// Element i of a call is unit i: one run over the whole array.
+inline fastdrop_unit_runs single_run(int64_t n) { return fastdrop_unit_runs{0, n, static_cast<uint64_t>(n)}; }
+
+// Runs of positive length that tile the n elements (any runs for none).
+inline bool valid_runs(const fastdrop_unit_runs* runs, int64_t n) {
+  if (!runs) return false;
+  if (n == 0) return runs->run_length >= 0;
+  return runs->run_length > 0 && n % runs->run_length == 0;
+}
+
+// Runs body(start, unit, len) over the elements [0, n) in chunks of at most `chunk` elements that
+// never cross a run, element start + i being unit unit + i; on several threads from
+// `parallel_min` elements on. Chunks start at a multiple of `chunk` within their run.
+template <class Body>
+void for_each_run_chunk(int64_t n, const fastdrop_unit_runs& runs, int64_t chunk, int64_t parallel_min, Body body) {
+  if (n == 0) return;
+  const int64_t per_run = (runs.run_length + chunk - 1) / chunk;
+  const int64_t chunks = n / runs.run_length * per_run;
+#pragma omp parallel for schedule(static) num_threads(num_threads()) if (n >= parallel_min)
+  for (int64_t c = 0; c < chunks; ++c) {
+    const int64_t run = c / per_run;
+    const int64_t at = c % per_run * chunk;
+    const int64_t len = runs.run_length - at < chunk ? runs.run_length - at : chunk;
+    body(run * runs.run_length + at, runs.first + static_cast<uint64_t>(run) * runs.run_stride + static_cast<uint64_t>(at),
+         len);
+  }
+}
+
 }  // namespace
 }  // namespace fastdrop::cpu

@@ -13,10 +13,11 @@ namespace {
 constexpr int64_t kTile = 96;
 static_assert(kTile % (4 * kBlocksPerStep) == 0 && kTile % 8 == 0, "tiles hold whole steps and mask bytes");
 
-// Elements [first, first + n) of the call; a zero bias is used when bias is null.
+// A chunk of n elements, units [first, first + n), starting in column col0; a zero bias is used
+// when bias is null.
 template <class T>
 void bias_dropout_add(const void* x_ptr, const void* bias_ptr, const void* residual_ptr, void* y_ptr, int64_t cols,
-                      uint64_t first, int64_t n, const DropoutParams& call, uint8_t* mask_bits) {
+                      int64_t col0, uint64_t first, int64_t n, const DropoutParams& call, uint8_t* mask_bits) {
   using C = typename ComputeType<T>::type;
   const DropoutParams params = call;  // local: stores through y cannot alias it
   const C scale = scale_of(params, C{});
@@ -36,7 +37,7 @@ void bias_dropout_add(const void* x_ptr, const void* bias_ptr, const void* resid
     for (int64_t i = 0; i < len; ++i) keep[i] = keeps(w[i], params);
     // Segments of the tile that stay within one row, so the bias is read contiguously.
     for (int64_t i = 0; i < len;) {
-      const int64_t col = static_cast<int64_t>((unit + static_cast<uint64_t>(i)) % static_cast<uint64_t>(cols));
+      const int64_t col = (col0 + t + i) % cols;
       const int64_t seg = cols - col < len - i ? cols - col : len - i;
       const int64_t at = t + i;
       if (bias) {

@@ -137,6 +137,57 @@ fastdrop_status fastdrop_gaussian_dropout_forward(fastdrop_dtype dtype, const vo
 fastdrop_status fastdrop_gaussian_dropout_backward(fastdrop_dtype dtype, const void* dy, void* dx, int64_t n,
                                                    double p, uint64_t seed, uint64_t offset);
 
+/* Shards. A process that holds a slice of a larger logical tensor gets, through the _runs
+ * functions, exactly the slice of the whole tensor's result: the units of its elements are their
+ * indices in the logical tensor. fastdrop_unit_runs says which: element i = r * run_length + j
+ * (0 <= j < run_length) of the contiguous local array is unit first + r * run_stride + j. For the
+ * slice [start, start + len) along dimension d of a row-major logical shape G, with inner =
+ * G[d+1] * ... * G[last]: first = start * inner, run_length = len * inner, run_stride = G[d] * inner.
+ * The element count n must be a multiple of run_length (run_length > 0 unless n is 0); otherwise,
+ * or for a NULL runs, FASTDROP_ERROR_INVALID_VALUE. Sharded calls write no masks: backward
+ * regenerates the mask from (seed, offset) with the same runs, or reads the units' keep bits
+ * from fastdrop_dropout_mask_bits_runs. */
+typedef struct fastdrop_unit_runs {
+  uint64_t first;
+  int64_t run_length;
+  uint64_t run_stride;
+} fastdrop_unit_runs;
+
+/* fastdrop_dropout_forward (no masks) over the units of runs; also the backward from (seed, offset). */
+fastdrop_status fastdrop_dropout_forward_runs(fastdrop_dtype dtype, const void* x, void* y, int64_t n, double p,
+                                              uint64_t seed, uint64_t offset, const fastdrop_unit_runs* runs);
+
+/* Keep bits of the units of runs: those of run r start at byte r * ceil(run_length / 8) of
+ * mask_bits ((n / run_length) * ceil(run_length / 8) bytes), bit j & 7 of byte j >> 3 of it for
+ * its element j, the bits past run_length 0. Whole bytes per run, so that runs never share one. */
+fastdrop_status fastdrop_dropout_mask_bits_runs(int64_t n, double p, uint64_t seed, uint64_t offset,
+                                                const fastdrop_unit_runs* runs, uint8_t* mask_bits);
+
+/* fastdrop_alpha_dropout_forward (no mask) and fastdrop_alpha_dropout_backward over the units of runs. */
+fastdrop_status fastdrop_alpha_dropout_forward_runs(fastdrop_dtype dtype, const void* x, void* y, int64_t n,
+                                                    double p, uint64_t seed, uint64_t offset,
+                                                    const fastdrop_unit_runs* runs);
+fastdrop_status fastdrop_alpha_dropout_backward_runs(fastdrop_dtype dtype, const void* dy, void* dx, int64_t n,
+                                                     double p, uint64_t seed, uint64_t offset,
+                                                     const fastdrop_unit_runs* runs);
+
+/* fastdrop_gaussian_dropout_forward / _backward over the units of runs. A Box-Muller draw takes
+ * the words of a pair of units (2k, 2k + 1), so first, run_length and run_stride must be even
+ * (FASTDROP_ERROR_INVALID_VALUE otherwise): each shard then holds whole pairs. */
+fastdrop_status fastdrop_gaussian_dropout_forward_runs(fastdrop_dtype dtype, const void* x, void* y, int64_t n,
+                                                       double p, uint64_t seed, uint64_t offset,
+                                                       const fastdrop_unit_runs* runs);
+fastdrop_status fastdrop_gaussian_dropout_backward_runs(fastdrop_dtype dtype, const void* dy, void* dx, int64_t n,
+                                                        double p, uint64_t seed, uint64_t offset,
+                                                        const fastdrop_unit_runs* runs);
+
+/* fastdrop_bias_dropout_add_forward (no mask) over the units of runs; the bias is indexed by the
+ * local column (the shard's own cols bias values). */
+fastdrop_status fastdrop_bias_dropout_add_forward_runs(fastdrop_dtype dtype, const void* x, const void* bias,
+                                                       const void* residual, void* y, int64_t rows, int64_t cols,
+                                                       double p, uint64_t seed, uint64_t offset,
+                                                       const fastdrop_unit_runs* runs);
+
 #ifdef __cplusplus
 }
 #endif
