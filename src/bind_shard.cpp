@@ -1,0 +1,105 @@
+// pybind11 glue for the C ABI's _runs entry points (shards of a logical tensor): argument checks,
+// GIL release, nothing else. runs arrives as (first, run_length, run_stride).
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <optional>
+#include <string>
+#include <tuple>
+
+#include "binding_checks.h"
+#include "fastdrop/fastdrop.h"
+
+namespace py = pybind11;
+using namespace fastdrop_bindings;
+
+namespace {
+
+using Runs = std::tuple<uint64_t, int64_t, uint64_t>;
+using ElementwiseRunsAbi = fastdrop_status (*)(fastdrop_dtype, const void*, void*, int64_t, double, uint64_t, uint64_t,
+                                               const fastdrop_unit_runs*);
+
+fastdrop_unit_runs unit_runs(const Runs& runs) {
+  return fastdrop_unit_runs{std::get<0>(runs), std::get<1>(runs), std::get<2>(runs)};
+}
+
+// out = op(in) for the flat arrays of one sharded call.
+void elementwise(ElementwiseRunsAbi abi, const char* in_name, const std::string& dtype_name, const py::array& in,
+                 const py::array& out, double p, uint64_t seed, uint64_t offset, const Runs& runs) {
+  const fastdrop_dtype dtype = dtype_from_name(dtype_name);
+  check_items(in, dtype, in_name);
+  const py::ssize_t n = in.size();
+  const void* src = buffer(in, in_name, n * item_size(dtype), false);
+  void* dst = buffer(out, "out", n * item_size(dtype), true);
+  const fastdrop_unit_runs call_runs = unit_runs(runs);
+  fastdrop_status status;
+  {
+    py::gil_scoped_release release;
+    status = abi(dtype, src, dst, n, p, seed, offset, &call_runs);
+  }
+  check(status);
+}
+
+void bind_elementwise(py::module_& m, const char* name, ElementwiseRunsAbi abi, const char* in_name, const char* doc) {
+  m.def(
+      name,
+      [abi, in_name](const std::string& dtype, const py::array& in, const py::array& out, double p, uint64_t seed,
+                     uint64_t offset, const Runs& runs) { elementwise(abi, in_name, dtype, in, out, p, seed, offset, runs); },
+      py::arg("dtype"), py::arg("x"), py::arg("y"), py::arg("p"), py::arg("seed"), py::arg("offset"), py::arg("runs"),
+      doc);
+}
+
+void mask_bits_runs(int64_t n, double p, uint64_t seed, uint64_t offset, const Runs& runs, const py::array& bits) {
+  const fastdrop_unit_runs call_runs = unit_runs(runs);
+  if (n < 0 || call_runs.run_length < 0 || (n > 0 && (call_runs.run_length == 0 || n % call_runs.run_length))) {
+    throw py::value_error("runs: run_length must be positive and divide n");
+  }
+  const int64_t bytes = n ? n / call_runs.run_length * ((call_runs.run_length + 7) / 8) : 0;
+  auto* out = static_cast<uint8_t*>(buffer(bits, "mask_bits", bytes, true));
+  fastdrop_status status;
+  {
+    py::gil_scoped_release release;
+    status = fastdrop_dropout_mask_bits_runs(n, p, seed, offset, &call_runs, out);
+  }
+  check(status);
+}
+
+void bias_dropout_add_forward_runs(const std::string& dtype_name, const py::array& x, std::optional<py::array> bias,
+                                   const py::array& residual, const py::array& y, int64_t cols, double p,
+                                   uint64_t seed, uint64_t offset, const Runs& runs) {
+  const fastdrop_dtype dtype = dtype_from_name(dtype_name);
+  check_items(x, dtype, "x");
+  const py::ssize_t n = x.size();
+  if (cols <= 0 || n % cols != 0) throw py::value_error("cols: must divide the number of elements of x");
+  const void* xp = buffer(x, "x", n * item_size(dtype), false);
+  const void* bp = bias ? buffer(*bias, "bias", cols * item_size(dtype), false) : nullptr;
+  const void* rp = buffer(residual, "residual", n * item_size(dtype), false);
+  void* yp = buffer(y, "out", n * item_size(dtype), true);
+  const fastdrop_unit_runs call_runs = unit_runs(runs);
+  fastdrop_status status;
+  {
+    py::gil_scoped_release release;
+    status = fastdrop_bias_dropout_add_forward_runs(dtype, xp, bp, rp, yp, n / cols, cols, p, seed, offset, &call_runs);
+  }
+  check(status);
+}
+
+}  // namespace
+
+void bind_shard(py::module_& m) {
+  bind_elementwise(m, "forward_runs", fastdrop_dropout_forward_runs, "x",
+                   "dropout of a shard whose elements are the units of runs; also its backward");
+  bind_elementwise(m, "alpha_forward_runs", fastdrop_alpha_dropout_forward_runs, "x", "alpha dropout of a shard");
+  bind_elementwise(m, "alpha_backward_runs", fastdrop_alpha_dropout_backward_runs, "grad",
+                   "alpha dropout's backward of a shard, the mask regenerated");
+  bind_elementwise(m, "gaussian_forward_runs", fastdrop_gaussian_dropout_forward_runs, "x",
+                   "Gaussian dropout of a shard (runs of whole Box-Muller pairs)");
+  bind_elementwise(m, "gaussian_backward_runs", fastdrop_gaussian_dropout_backward_runs, "grad",
+                   "Gaussian dropout's backward of a shard, the noise regenerated");
+  m.def("mask_bits_runs", &mask_bits_runs, py::arg("n"), py::arg("p"), py::arg("seed"), py::arg("offset"),
+        py::arg("runs"), py::arg("bits"), "keep bits of a shard's units, each run from a whole byte");
+  m.def("bias_dropout_add_forward_runs", &bias_dropout_add_forward_runs, py::arg("dtype"), py::arg("x"),
+        py::arg("bias"), py::arg("residual"), py::arg("y"), py::arg("cols"), py::arg("p"), py::arg("seed"),
+        py::arg("offset"), py::arg("runs"));
+}
