@@ -13,6 +13,7 @@ from ._numpy_frontend import dropout_backward
 from ._numpy_fused import bias_dropout_add_backward
 from ._numpy_gaussian import gaussian_dropout_backward
 from ._numpy_variants import alpha_dropout_backward
+from ._shard import Shard
 from . import _numpy_frontend, _numpy_fused, _numpy_variants
 from . import _numpy_gaussian
 
@@ -20,6 +21,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Generator",
+    "Shard",
     "backends",
     "bias_dropout_add",
     "bias_dropout_add_backward",
@@ -51,7 +53,7 @@ def _is_torch_tensor(x) -> bool:
 
 
 def dropout(x, p=0.5, *, training=True, seed=None, offset=None, generator=None, out=None,
-            return_mask=False, mask_format="bool", noise_shape=None):
+            return_mask=False, mask_format="bool", noise_shape=None, shard=None):
     """Inverted dropout: each element is zeroed with probability p, the rest scaled by 1/(1-p).
 
     x: a NumPy array (float16, ml_dtypes.bfloat16, float32, float64) of any shape and layout, or a
@@ -66,6 +68,10 @@ def dropout(x, p=0.5, *, training=True, seed=None, offset=None, generator=None, 
     noise_shape: Keras's broadcast dropout: one unit per element of noise_shape (each dimension 1
         or x's size, None meaning x's size), the mask broadcast over the rest; the mask returned is
         then that of the units.
+    shard: ``fastdrop.Shard(global_shape, dim, start)`` when x is the slice starting at ``start``
+        along ``dim`` of a logical tensor of ``global_shape`` (sequence or tensor parallelism): the
+        result is exactly that slice of the whole tensor's result for the same (seed, offset), so
+        every process must use the same seed.
     """
     if _is_torch_tensor(x):
         from .torch import functional
@@ -74,11 +80,11 @@ def dropout(x, p=0.5, *, training=True, seed=None, offset=None, generator=None, 
             raise TypeError("return_mask: supported for NumPy arrays; torch tensors keep their mask "
                             "for backward (fastdrop.torch.functional.dropout(mask_mode=...))")
         y = functional.dropout(x, p, training, seed=seed, offset=offset, generator=generator,
-                               noise_shape=noise_shape)
+                               noise_shape=noise_shape, shard=shard)
         return y if out is None else out.copy_(y)
     return _numpy_frontend.dropout(x, p, training=training, seed=seed, offset=offset,
                                    generator=generator, out=out, return_mask=return_mask,
-                                   mask_format=mask_format, noise_shape=noise_shape)
+                                   mask_format=mask_format, noise_shape=noise_shape, shard=shard)
 
 
 def _numpy_or_torch(name: str, numpy_fn):

@@ -49,14 +49,17 @@ def memory_order(shape: Sequence[int], strides: Sequence[int]) -> tuple[int, ...
     return tuple(dims)
 
 
-def plan(shape: Sequence[int], noise: Sequence[int], order: Sequence[int]) -> BroadcastPlan:
-    """The kernel's view of an array of `shape` laid out in `order` with noise shape `noise`."""
-    logical_strides = []
-    step = 1
-    for d in reversed(range(len(shape))):
-        logical_strides.append(step if noise[d] == shape[d] and shape[d] != 1 else 0)
-        step *= noise[d]
-    logical_strides.reverse()
+def plan(shape: Sequence[int], noise: Sequence[int], order: Sequence[int],
+         noise_strides: Sequence[int] | None = None) -> BroadcastPlan:
+    """The kernel's view of an array of `shape` laid out in `order` with noise shape `noise`,
+    whose units' bits are numbered row-major or, when given, by noise_strides (a shard's layout)."""
+    if noise_strides is None:
+        noise_strides, step = [], 1
+        for size in reversed(noise):
+            noise_strides.append(step)
+            step *= size
+        noise_strides.reverse()
+    logical_strides = [noise_strides[d] if noise[d] == shape[d] and shape[d] != 1 else 0 for d in range(len(shape))]
     merged_shape: list[int] = []
     merged_strides: list[int] = []
     for d in order:

@@ -12,6 +12,7 @@ from . import _backend
 from ._broadcast import check_noise_shape
 from ._checks import check_mask_format, check_p
 from ._generator import resolve_seed_offset
+from ._shard import check_shard, element_runs
 
 _KERNEL_DTYPES = {"float16": "float16", "float32": "float32", "float64": "float64", "bfloat16": "bfloat16"}
 
@@ -74,18 +75,19 @@ def _finish(result: np.ndarray, out):
 
 
 def dropout(x, p=0.5, *, training=True, seed=None, offset=None, generator=None, out=None,
-            return_mask=False, mask_format="bool", noise_shape=None):
+            return_mask=False, mask_format="bool", noise_shape=None, shard=None):
     """Inverted dropout of a NumPy array; see fastdrop.dropout."""
-    if noise_shape is not None:
+    if noise_shape is not None or (shard is not None and return_mask):
         from ._numpy_variants import masked
 
-        return masked(x, p, "dropout", lambda shape: check_noise_shape(noise_shape, shape), training=training,
-                      seed=seed, offset=offset, generator=generator, out=out, return_mask=return_mask,
-                      mask_format=mask_format)
+        noise_of = tuple if noise_shape is None else lambda shape: check_noise_shape(noise_shape, shape)
+        return masked(x, p, "dropout", noise_of, training=training, seed=seed, offset=offset, generator=generator,
+                      out=out, return_mask=return_mask, mask_format=mask_format, shard=shard)
     x = as_input_array(x, "x")
     dtype = kernel_dtype(x.dtype, "x")
     p = check_p(p)
     mask_format = check_mask_format(mask_format)
+    runs = _runs_of(shard, x.shape)
     if out is not None:
         _check_out(out, x)
     if not training:
@@ -102,27 +104,41 @@ def dropout(x, p=0.5, *, training=True, seed=None, offset=None, generator=None, 
         bits = np.empty((src.size + 7) // 8, np.uint8)
     elif return_mask:
         bytes_ = np.empty(src.shape, np.bool_)
-    _backend.active().forward(dtype, _flat_raw(src), _flat_raw(y), p, seed, offset,
-                              bits, None if bytes_ is None else bytes_.reshape(-1))
+    if runs is None:
+        _backend.active().forward(dtype, _flat_raw(src), _flat_raw(y), p, seed, offset,
+                                  bits, None if bytes_ is None else bytes_.reshape(-1))
+    else:
+        _backend.active().forward_runs(dtype, _flat_raw(src), _flat_raw(y), p, seed, offset, runs)
     y = _finish(y, out)
     if not return_mask:
         return y
     return y, bits if bits is not None else bytes_
 
 
-def dropout_backward(grad, p=0.5, *, seed=None, offset=None, mask=None, out=None, noise_shape=None):
+def _runs_of(shard, shape):
+    """The kernels' runs for a shard whose units are its logical tensor's elements (None: unsharded)."""
+    if shard is None:
+        return None
+    shard = check_shard(shard, shape)
+    return element_runs(shard, shape[shard.dim])
+
+
+def dropout_backward(grad, p=0.5, *, seed=None, offset=None, mask=None, out=None, noise_shape=None, shard=None):
     """Gradient of dropout: from the (seed, offset) of the forward call (nothing stored), or from
     its mask (bool of grad's shape, or packed bits as dropout(..., mask_format='bits') returns).
-    With noise_shape, the mask is that of the units (bool of the noise shape, or their bits)."""
+    With noise_shape, the mask is that of the units (bool of the noise shape, or their bits).
+    shard: as the forward's, for a slice of a larger tensor."""
     if noise_shape is not None:
         from ._numpy_variants import masked_backward
 
-        return masked_backward(grad, p, "dropout", noise_shape, seed=seed, offset=offset, mask=mask, out=out)
+        return masked_backward(grad, p, "dropout", noise_shape, seed=seed, offset=offset, mask=mask, out=out,
+                               shard=shard)
     grad = as_input_array(grad, "grad")
     dtype = kernel_dtype(grad.dtype, "grad")
     p = check_p(p)
     if (seed is None) == (mask is None):
         raise ValueError("dropout_backward: pass exactly one of seed= (regenerate) or mask=")
+    runs = _runs_of(shard, grad.shape)
     if out is not None:
         _check_out(out, grad)
     bits = None
@@ -133,7 +149,9 @@ def dropout_backward(grad, p=0.5, *, seed=None, offset=None, mask=None, out=None
     src = np.asarray(grad, order="C")
     dx = _target(src, out)
     kernels = _backend.active()
-    if bits is None:
+    if bits is None and runs is not None:
+        kernels.forward_runs(dtype, _flat_raw(src), _flat_raw(dx), p, seed, offset, runs)
+    elif bits is None:
         kernels.forward(dtype, _flat_raw(src), _flat_raw(dx), p, seed, offset)
     else:
         kernels.backward_bits(dtype, _flat_raw(src), _flat_raw(dx), p, bits)

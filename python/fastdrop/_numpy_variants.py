@@ -10,6 +10,7 @@ from ._broadcast import check_noise_shape, memory_order, plan
 from ._checks import check_mask_format, check_p
 from ._generator import resolve_seed_offset
 from ._numpy_frontend import _check_out, _finish, _mask_bits_for_units, as_input_array, kernel_dtype
+from ._shard import check_shard, draw_unit_bits, layout_bits, unit_keep, unit_layout
 from ._spatial import feature_noise_shape, spatial_noise_shape, stochastic_depth_noise_shape
 
 # The kernel applied in backward for each forward kind.
@@ -26,13 +27,14 @@ def _element_strides(a: np.ndarray):
     return [s // a.itemsize for s in a.strides]
 
 
-def apply_units(kind: str, x: np.ndarray, p: float, noise, bits: np.ndarray, out) -> np.ndarray:
+def apply_units(kind: str, x: np.ndarray, p: float, noise, bits: np.ndarray, out, noise_strides=None) -> np.ndarray:
     """y = kind(x, keep bit of each element's unit), where x lies: a dense array of any layout is
-    read in memory order and y gets the same layout; other arrays are copied to C order first."""
+    read in memory order and y gets the same layout; other arrays are copied to C order first.
+    noise_strides: the bit index step along each noise dimension when not row-major (a shard's)."""
     strides = _element_strides(x)
     order = memory_order(x.shape, strides) if strides is not None else None
     src = x if order is not None else np.asarray(x, order="C")
-    the_plan = plan(x.shape, noise, order if order is not None else tuple(range(x.ndim)))
+    the_plan = plan(x.shape, noise, order if order is not None else tuple(range(x.ndim)), noise_strides)
     y = np.empty_like(src)
     if out is not None and out.strides == src.strides and (out is src or not np.may_share_memory(out, src)):
         y = out
@@ -42,32 +44,39 @@ def apply_units(kind: str, x: np.ndarray, p: float, noise, bits: np.ndarray, out
     return _finish(y, out)
 
 
-def _unit_mask(bits: np.ndarray, noise, mask_format: str):
-    if mask_format == "bits":
-        return bits
-    units = int(np.prod(noise, dtype=np.int64))
-    return np.unpackbits(bits, count=units, bitorder="little").astype(np.bool_).reshape(noise)
+def _unit_mask(bits: np.ndarray, layout, mask_format: str):
+    """The mask of the units, as a bool array of the noise shape or its bits in row-major order."""
+    keep = unit_keep(bits, layout)
+    return np.packbits(keep.reshape(-1), bitorder="little") if mask_format == "bits" else keep
+
+
+def units_layout(x: np.ndarray, noise_of, shard):
+    """The layout of x's units: noise_of(shape) of x, or of the logical tensor x is a shard of."""
+    if shard is None:
+        return unit_layout(noise_of(x.shape))
+    shard = check_shard(shard, x.shape)
+    return unit_layout(noise_of(shard.global_shape), shard, x.shape[shard.dim])
 
 
 def masked(x, p, kind: str, noise_of, *, training=True, seed=None, offset=None, generator=None, out=None,
-           return_mask=False, mask_format="bool"):
-    """Forward of a broadcast variant: noise_of(shape) gives the noise shape of x."""
+           return_mask=False, mask_format="bool", shard=None):
+    """Forward of a broadcast variant: noise_of(shape) gives the noise shape of x (of the logical
+    tensor when x is a shard of one)."""
     x = as_input_array(x, "x")
     dtype = kernel_dtype(x.dtype, "x")
     p = check_p(p)
     mask_format = check_mask_format(mask_format)
-    noise = noise_of(x.shape)
+    layout = units_layout(x, noise_of, shard)
+    noise = layout.noise
     if out is not None:
         _check_out(out, x)
-    units = int(np.prod(noise, dtype=np.int64))
     if not training:
         y = _finish(x, out) if out is not None else x
-        keep_all = np.packbits(np.ones(units, np.bool_), bitorder="little")
-        return (y, _unit_mask(keep_all, noise, mask_format)) if return_mask else y
+        return (y, _unit_mask(np.full(layout.bits_size, 255, np.uint8), layout, mask_format)) if return_mask else y
     seed, offset = resolve_seed_offset(seed, offset, generator)
     kernels = _backend.active()
-    bits = np.empty((units + 7) // 8, np.uint8)
-    if kind == "alpha" and tuple(noise) == x.shape:
+    bits = np.empty(layout.bits_size, np.uint8)
+    if kind == "alpha" and tuple(noise) == x.shape and layout.runs is None:
         # One unit per element: the fused kernel draws and applies in the same pass.
         src = np.asarray(x, order="C")
         y = out if out is not None and out.flags.c_contiguous and not np.may_share_memory(out, src) else None
@@ -75,35 +84,38 @@ def masked(x, p, kind: str, noise_of, *, training=True, seed=None, offset=None, 
         kernels.alpha_forward(dtype, _raw(src.reshape(-1)), _raw(y.reshape(-1)), p, seed, offset, bits)
         y = _finish(y, out)
     else:
-        kernels.mask_bits(units, p, seed, offset, bits)
-        y = apply_units(kind, x, p, noise, bits, out)
-    return (y, _unit_mask(bits, noise, mask_format)) if return_mask else y
+        draw_unit_bits(kernels, layout, p, seed, offset, bits)
+        y = apply_units(kind, x, p, noise, bits, out, layout.strides)
+    return (y, _unit_mask(bits, layout, mask_format)) if return_mask else y
 
 
-def masked_backward(grad, p, kind: str, noise_shape, *, seed=None, offset=None, mask=None, out=None):
+def masked_backward(grad, p, kind: str, noise_shape, *, seed=None, offset=None, mask=None, out=None, shard=None):
     """Backward of a broadcast variant from (seed, offset) or the units' mask (bool of the noise
-    shape, or packed bits)."""
+    shape, or packed bits, as the forward returned it)."""
     grad = as_input_array(grad, "grad")
     kernel_dtype(grad.dtype, "grad")
     p = check_p(p)
-    noise = check_noise_shape(grad.shape if noise_shape is None else noise_shape, grad.shape)
     if (seed is None) == (mask is None):
         raise ValueError("backward: pass exactly one of seed= (regenerate) or mask=")
+    layout = units_layout(grad, lambda shape: check_noise_shape(shape if noise_shape is None else noise_shape, shape),
+                          shard)
     if out is not None:
         _check_out(out, grad)
-    units = int(np.prod(noise, dtype=np.int64))
+    units = int(np.prod(layout.noise, dtype=np.int64))
     if mask is not None:
-        bits = _mask_bits_for_units(mask, noise, units)
+        bits = _mask_bits_for_units(mask, layout.noise, units)
+        if layout.runs is not None:
+            bits = layout_bits(unit_keep(bits, unit_layout(layout.noise)), layout)
     else:
         seed, offset = resolve_seed_offset(seed, offset, None)
-        bits = np.empty((units + 7) // 8, np.uint8)
-        _backend.active().mask_bits(units, p, seed, offset, bits)
-    return apply_units(GRAD_KIND[kind], grad, p, noise, bits, out)
+        bits = np.empty(layout.bits_size, np.uint8)
+        draw_unit_bits(_backend.active(), layout, p, seed, offset, bits)
+    return apply_units(GRAD_KIND[kind], grad, p, layout.noise, bits, out, layout.strides)
 
 
 def _keyword_doc(what: str) -> str:
     return (f"{what}\n\n    Keywords as fastdrop.dropout; return_mask gives the mask of the units (one per "
-            "noise-shape element).")
+            "noise-shape element); shard=fastdrop.Shard(global_shape, dim, start) for a slice of a larger tensor.")
 
 
 def dropout1d(x, p=0.5, **kwargs):
@@ -131,8 +143,8 @@ def stochastic_depth(x, p, mode="row", **kwargs):
     return masked(x, p, "dropout", lambda s: stochastic_depth_noise_shape(s, mode), **kwargs)
 
 
-def alpha_dropout_backward(grad, p=0.5, *, seed=None, offset=None, mask=None, out=None, noise_shape=None):
-    return masked_backward(grad, p, "alpha", noise_shape, seed=seed, offset=offset, mask=mask, out=out)
+def alpha_dropout_backward(grad, p=0.5, *, seed=None, offset=None, mask=None, out=None, noise_shape=None, shard=None):
+    return masked_backward(grad, p, "alpha", noise_shape, seed=seed, offset=offset, mask=mask, out=out, shard=shard)
 
 
 dropout1d.__doc__ = _keyword_doc("Channel-wise dropout of (N, C, L) or unbatched (C, L) arrays.")
