@@ -115,7 +115,7 @@ gaussian_dropout = _numpy_or_torch("gaussian_dropout", _numpy_gaussian.gaussian_
 
 
 def bias_dropout_add(x, bias, residual, p=0.5, *, training=True, seed=None, offset=None, generator=None, out=None,
-                     return_mask=False, mask_format="bits"):
+                     return_mask=False, mask_format="bits", shard=None):
     """y = residual + dropout(x + bias), fused in one pass (bias may be None): NumPy arrays, or torch
     tensors (differentiable in x, bias and residual; see fastdrop.torch.functional.bias_dropout_add)."""
     if _is_torch_tensor(x):
@@ -124,8 +124,8 @@ def bias_dropout_add(x, bias, residual, p=0.5, *, training=True, seed=None, offs
         if return_mask:
             raise TypeError("return_mask: supported for NumPy arrays; torch tensors keep their mask for backward")
         y = functional.bias_dropout_add(x, bias, residual, p, training, seed=seed, offset=offset,
-                                        generator=generator)
+                                        generator=generator, shard=shard)
         return y if out is None else out.copy_(y)
     return _numpy_fused.bias_dropout_add(x, bias, residual, p, training=training, seed=seed, offset=offset,
                                          generator=generator, out=out, return_mask=return_mask,
-                                         mask_format=mask_format)
+                                         mask_format=mask_format, shard=shard)

@@ -46,25 +46,26 @@ def _linear_operands(x, W, b):
     return x, W, b
 
 
-def dropconnect(W, p=0.5, *, training=True, seed=None, offset=None, generator=None, out=None):
+def dropconnect(W, p=0.5, *, training=True, seed=None, offset=None, generator=None, out=None, shard=None):
     """The DropConnect weight W * mask / (1 - p): each weight is zeroed with probability p.
 
     W: a weight of any shape (NumPy array, or a torch tensor: see
         fastdrop.torch.functional.dropconnect). Bit-identical to fastdrop.dropout(W, ...).
     training: when False, W is returned unchanged.
-    seed, offset, generator, out: as for fastdrop.dropout.
+    seed, offset, generator, out, shard: as for fastdrop.dropout (shard: W is a slice of a larger
+        weight, as tensor parallelism splits it).
     """
     if _is_torch_tensor(W):
         from .torch import functional
 
-        Wm = functional.dropconnect(W, p, training, seed=seed, offset=offset, generator=generator)
+        Wm = functional.dropconnect(W, p, training, seed=seed, offset=offset, generator=generator, shard=shard)
         return Wm if out is None else out.copy_(Wm)
     W = _float_array(W, "W")
     return _numpy_frontend.dropout(W, p, training=training, seed=seed, offset=offset, generator=generator,
-                                   out=out)
+                                   out=out, shard=shard)
 
 
-def dropconnect_linear(x, W, b=None, p=0.5, *, training=True, seed=None, offset=None, generator=None):
+def dropconnect_linear(x, W, b=None, p=0.5, *, training=True, seed=None, offset=None, generator=None, shard=None):
     """y = x @ dropconnect(W).T + b, one weight mask for the whole batch.
 
     x: (..., in_features); W: (out_features, in_features); b: (out_features,) or None; all of one
@@ -72,23 +73,27 @@ def dropconnect_linear(x, W, b=None, p=0.5, *, training=True, seed=None, offset=
         fastdrop.torch.functional.dropconnect_linear).
     For dropconnect_linear_backward, pass seed= and offset= explicitly (or read them from the
     generator's get_state() before the call): the mask is regenerated from them.
+    shard: fastdrop.Shard of W when it is a slice of a larger weight (tensor parallelism: split
+        along dim 0 for a column-parallel layer, dim 1 for a row-parallel one); x and b are then
+        the local operands.
     """
     if _is_torch_tensor(x) or _is_torch_tensor(W):
         from .torch import functional
 
-        return functional.dropconnect_linear(x, W, b, p, training, seed=seed, offset=offset, generator=generator)
+        return functional.dropconnect_linear(x, W, b, p, training, seed=seed, offset=offset, generator=generator,
+                                             shard=shard)
     x, W, b = _linear_operands(x, W, b)
     p = check_p(p)
     if training:
         seed, offset = resolve_seed_offset(seed, offset, generator)
-        W = _numpy_frontend.dropout(W, p, seed=seed, offset=offset)
+        W = _numpy_frontend.dropout(W, p, seed=seed, offset=offset, shard=shard)
     y = x @ W.T
     if b is not None:
         y += b
     return y
 
 
-def dropconnect_linear_backward(grad_y, x, W, p, *, seed, offset, has_bias=True):
+def dropconnect_linear_backward(grad_y, x, W, p, *, seed, offset, has_bias=True, shard=None):
     """Gradients (dx, dW, db) of dropconnect_linear(x, W, b, p, seed=seed, offset=offset).
 
     The masked weight is regenerated from (seed, offset), the same call's: dx = grad_y @ Wm,
@@ -107,11 +112,11 @@ def dropconnect_linear_backward(grad_y, x, W, p, *, seed, offset, has_bias=True)
         raise TypeError(f"grad_y: expected the dtype of x ({x.dtype}), got {grad_y.dtype}")
     p = check_p(p)
     seed, offset = as_u64(seed, "seed"), as_u64(offset, "offset")
-    Wm = _numpy_frontend.dropout(W, p, seed=seed, offset=offset)
+    Wm = _numpy_frontend.dropout(W, p, seed=seed, offset=offset, shard=shard)
     dx = grad_y @ Wm
     g2 = grad_y.reshape(-1, W.shape[0])
     gW = g2.T @ x.reshape(-1, W.shape[1])
     # The mask and scale of the forward call, applied in place: gW is a fresh array.
-    dW = _numpy_frontend.dropout_backward(gW, p, seed=seed, offset=offset, out=gW)
+    dW = _numpy_frontend.dropout_backward(gW, p, seed=seed, offset=offset, out=gW, shard=shard)
     db = g2.sum(axis=0) if has_bias else None
     return dx, dW, db

@@ -7,7 +7,9 @@ import numpy as np
 from . import _backend
 from ._checks import check_mask_format, check_p
 from ._generator import resolve_seed_offset
-from ._numpy_frontend import _check_out, _finish, _flat_raw, _target, as_input_array, dropout_backward, kernel_dtype
+from ._numpy_frontend import (
+    _check_out, _finish, _flat_raw, _runs_of, _target, as_input_array, dropout_backward, kernel_dtype,
+)
 
 
 def check_bias_residual(x: np.ndarray, bias, residual):
@@ -29,15 +31,19 @@ def check_bias_residual(x: np.ndarray, bias, residual):
 
 
 def bias_dropout_add(x, bias, residual, p=0.5, *, training=True, seed=None, offset=None, generator=None, out=None,
-                     return_mask=False, mask_format="bits"):
+                     return_mask=False, mask_format="bits", shard=None):
     """y = residual + dropout(x + bias) in one pass; bias may be None. In eval mode (training=False)
     y = residual + (x + bias). return_mask gives the keep mask of x's elements (packed bits by
-    default: what bias_dropout_add_backward takes)."""
+    default: what bias_dropout_add_backward takes). shard: fastdrop.Shard for a slice of a larger
+    tensor (bias is then the slice's own: its last dimension's)."""
     x = as_input_array(x, "x")
     dtype = kernel_dtype(x.dtype, "x")
     p = check_p(p)
     mask_format = check_mask_format(mask_format)
     bias, residual = check_bias_residual(x, bias, residual)
+    runs = _runs_of(shard, x.shape)
+    if shard is not None and return_mask:
+        raise ValueError("return_mask: sharded calls keep no mask; pass seed= and shard= to the backward")
     if out is not None:
         _check_out(out, x)
     seed, offset = resolve_seed_offset(seed, offset, generator) if training else (0, 0)
@@ -48,9 +54,12 @@ def bias_dropout_add(x, bias, residual, p=0.5, *, training=True, seed=None, offs
         y = np.empty_like(src)
     bits = np.empty((src.size + 7) // 8, np.uint8) if return_mask else None
     cols = max(x.shape[-1], 1)
-    _backend.active().bias_dropout_add_forward(
-        dtype, _flat_raw(src), None if bias is None else _flat_raw(np.asarray(bias, order="C")),
-        _flat_raw(np.asarray(residual, order="C")), _flat_raw(y), cols, p_applied, seed, offset, bits)
+    arrays = (_flat_raw(src), None if bias is None else _flat_raw(np.asarray(bias, order="C")),
+              _flat_raw(np.asarray(residual, order="C")), _flat_raw(y), cols, p_applied, seed, offset)
+    if runs is None:
+        _backend.active().bias_dropout_add_forward(dtype, *arrays, bits)
+    else:
+        _backend.active().bias_dropout_add_forward_runs(dtype, *arrays, runs)
     y = _finish(y, out)
     if not return_mask:
         return y
@@ -59,11 +68,11 @@ def bias_dropout_add(x, bias, residual, p=0.5, *, training=True, seed=None, offs
     return y, bits
 
 
-def bias_dropout_add_backward(grad, p=0.5, *, seed=None, offset=None, mask=None, has_bias=True):
+def bias_dropout_add_backward(grad, p=0.5, *, seed=None, offset=None, mask=None, has_bias=True, shard=None):
     """(grad_x, grad_bias, grad_residual) of bias_dropout_add: grad_x is dropout's backward of grad
     (from (seed, offset) or the mask), grad_bias its sum over all but the last dimension (None
     without a bias), grad_residual grad itself."""
-    grad_x = dropout_backward(grad, p, seed=seed, offset=offset, mask=mask)
+    grad_x = dropout_backward(grad, p, seed=seed, offset=offset, mask=mask, shard=shard)
     grad_bias = None
     if has_bias:
         compute = np.float64 if grad_x.dtype == np.float64 else np.float32

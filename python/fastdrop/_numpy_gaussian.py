@@ -13,7 +13,7 @@ import numpy as np
 
 from . import _backend
 from ._generator import resolve_seed_offset
-from ._numpy_frontend import _check_out, _finish, _flat_raw, _target, as_input_array, kernel_dtype
+from ._numpy_frontend import _check_out, _finish, _flat_raw, _runs_of, _target, as_input_array, kernel_dtype
 
 
 def check_gaussian_p(p) -> float:
@@ -29,16 +29,25 @@ def check_gaussian_p(p) -> float:
     return p if symbolic else float(p)
 
 
-def _apply(name: str, kernel: str, a, p, seed, offset, out) -> np.ndarray:
-    """out = a * n for the noise n of call (seed, offset), in a's logical order."""
+def _apply(name: str, kernel: str, a, p, seed, offset, out, shard) -> np.ndarray:
+    """out = a * n for the noise n of call (seed, offset), in a's logical order (of the logical
+    tensor for a shard: its runs must hold whole Box–Muller pairs, see the C ABI)."""
     dtype = kernel_dtype(a.dtype, name)
+    runs = _runs_of(shard, a.shape)
     src = np.asarray(a, order="C")
     y = _target(src, out)
-    getattr(_backend.active(), kernel)(dtype, _flat_raw(src), _flat_raw(y), p, seed, offset)
+    if runs is None:
+        getattr(_backend.active(), kernel)(dtype, _flat_raw(src), _flat_raw(y), p, seed, offset)
+    elif any(v % 2 for v in runs):
+        raise ValueError("shard: Gaussian dropout draws its noise for pairs of elements; the slice must start "
+                         "at an even element and hold an even number of them per run (split dimensions of "
+                         "even sizes at even starts, or an even trailing size)")
+    else:
+        getattr(_backend.active(), kernel + "_runs")(dtype, _flat_raw(src), _flat_raw(y), p, seed, offset, runs)
     return _finish(y, out)
 
 
-def gaussian_dropout(x, p=0.5, *, training=True, seed=None, offset=None, generator=None, out=None):
+def gaussian_dropout(x, p=0.5, *, training=True, seed=None, offset=None, generator=None, out=None, shard=None):
     """Gaussian dropout: y = x * n with n ~ N(1, sigma^2), sigma^2 = p / (1 - p), drawn per element.
 
     x: a NumPy array (float16, ml_dtypes.bfloat16, float32, float64) of any shape and layout, or a
@@ -48,6 +57,7 @@ def gaussian_dropout(x, p=0.5, *, training=True, seed=None, offset=None, generat
     seed, offset: make the call stateless (offset defaults to 0); otherwise (seed, offset) is drawn
         from ``generator`` or fastdrop's default generator (``fastdrop.manual_seed``).
     out: an array of x's shape and dtype to write into (may be x itself).
+    shard: fastdrop.Shard for a slice of a larger tensor (see fastdrop.dropout).
     """
     x = as_input_array(x, "x")
     kernel_dtype(x.dtype, "x")
@@ -57,10 +67,10 @@ def gaussian_dropout(x, p=0.5, *, training=True, seed=None, offset=None, generat
     if not training:
         return _finish(x, out) if out is not None else x
     seed, offset = resolve_seed_offset(seed, offset, generator)
-    return _apply("x", "gaussian_forward", x, p, seed, offset, out)
+    return _apply("x", "gaussian_forward", x, p, seed, offset, out, shard)
 
 
-def gaussian_dropout_backward(grad, p, *, seed, offset, out=None):
+def gaussian_dropout_backward(grad, p, *, seed, offset, out=None, shard=None):
     """Gradient of gaussian_dropout: grad * n, the noise regenerated from the (seed, offset) of the
     forward call (both required: a forward without seed= drew them from a generator)."""
     grad = as_input_array(grad, "grad")
@@ -71,4 +81,4 @@ def gaussian_dropout_backward(grad, p, *, seed, offset, out=None):
     if out is not None:
         _check_out(out, grad)
     seed, offset = resolve_seed_offset(seed, offset, None)
-    return _apply("grad", "gaussian_backward", grad, p, seed, offset, out)
+    return _apply("grad", "gaussian_backward", grad, p, seed, offset, out, shard)
