@@ -105,11 +105,13 @@ def test_gradcheck_and_opcheck():
         assert torch.autograd.gradcheck(fn, (x,))
         assert torch.autograd.gradgradcheck(fn, (x,))
     xf = torch.randn(3, 4, 5, requires_grad=True)
-    for kind in ("dropout", "alpha"):
-        torch.library.opcheck(torch.ops.fastdrop.dropout_units.default, (xf, 0.3, 5, 0, False, [3, 4, 1], kind))
-        _, bits = torch.ops.fastdrop.dropout_units(xf, 0.3, 5, 0, False, [3, 4, 1], kind)
+    # Unsharded, and a shard: rows [1, 3) of dimension 1 of a (3, 6, 5) tensor.
+    for kind, shard in (("dropout", []), ("alpha", []), ("dropout", [1, 1, 3, 6, 5])):
+        noise = [3, 6 if shard else 4, 1]
+        torch.library.opcheck(torch.ops.fastdrop.dropout_units.default, (xf, 0.3, 5, 0, False, noise, kind, shard))
+        _, bits = torch.ops.fastdrop.dropout_units(xf, 0.3, 5, 0, False, noise, kind, shard)
         grad = torch.randn(3, 4, 5, requires_grad=True)
-        torch.library.opcheck(torch.ops.fastdrop.dropout_units_backward.default, (grad, bits, 0.3, [3, 4, 1], kind))
+        torch.library.opcheck(torch.ops.fastdrop.dropout_units_backward.default, (grad, bits, 0.3, noise, kind, shard))
 
 
 def test_spatial_dropout_saves_one_bit_per_channel():

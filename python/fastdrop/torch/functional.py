@@ -6,6 +6,7 @@ import torch
 
 from .._broadcast import check_noise_shape
 from .._checks import check_p
+from .._shard import check_shard
 from .._spatial import feature_noise_shape, spatial_noise_shape, stochastic_depth_noise_shape
 from ._bridge import check_device, kernel_dtype, op_seed
 from ._dropconnect import dropconnect, dropconnect_linear  # noqa: F401 (public names)
@@ -31,14 +32,18 @@ def _mask_mode(mask_mode, device: torch.device) -> str:
 
 
 def dropout(input: torch.Tensor, p: float = 0.5, training: bool = True, inplace: bool = False, *,
-            seed=None, offset=None, generator=None, mask_mode=None, noise_shape=None) -> torch.Tensor:
+            seed=None, offset=None, generator=None, mask_mode=None, noise_shape=None, shard=None) -> torch.Tensor:
     """torch.nn.functional.dropout, fused and deterministic: the mask depends only on (seed, offset)
     and the logical index. Without seed=, the seed is drawn from `generator` or torch's default
     generator, so torch.manual_seed makes a run reproducible. noise_shape: see broadcast_dropout
-    (then one bit per unit is kept for backward, whatever mask_mode)."""
-    if noise_shape is not None:
-        return broadcast_dropout(input, p, noise_shape, training, inplace, seed=seed, offset=offset,
-                                 generator=generator)
+    (then one bit per unit is kept for backward, whatever mask_mode). shard: fastdrop.Shard when
+    input is a slice of a larger tensor (see fastdrop.dropout; every process must draw the same
+    seed); one bit per element is then kept for backward."""
+    if noise_shape is not None or shard is not None:
+        # A shard's units are its logical tensor's elements: a noise shape of that tensor's sizes.
+        noise = (None,) * input.dim() if noise_shape is None else noise_shape
+        return broadcast_dropout(input, p, noise, training, inplace, seed=seed, offset=offset, generator=generator,
+                                 shard=shard)
     if not isinstance(input, torch.Tensor):
         raise TypeError(f"input: expected a torch.Tensor, got {type(input).__name__}")
     p = check_p(p)
@@ -61,71 +66,81 @@ def dropout(input: torch.Tensor, p: float = 0.5, training: bool = True, inplace:
     return y
 
 
-def _units(input, p, training, inplace, noise_of, kind, seed, offset, generator):
+def _shard_argument(shard, shape) -> tuple[list[int], tuple]:
+    """The ops' shard argument ([] or [dim, start, *global_shape]) and the logical tensor's shape."""
+    if shard is None:
+        return [], tuple(shape)
+    shard = check_shard(shard, tuple(shape))
+    return [shard.dim, shard.start, *shard.global_shape], shard.global_shape
+
+
+def _units(input, p, training, inplace, noise_of, kind, seed, offset, generator, shard=None):
     """Dropout variants whose units are the elements of a noise shape (see _variant_ops)."""
     if not isinstance(input, torch.Tensor):
         raise TypeError(f"input: expected a torch.Tensor, got {type(input).__name__}")
     p = check_p(p)
     kernel_dtype(input, "input")
     check_device(input, "input", cuda=False)
+    shard_arg, logical_shape = _shard_argument(shard, input.shape)
     if not training or p == 0.0:
         return input
-    noise_shape = list(noise_of(tuple(input.shape)))
+    noise_shape = list(noise_of(logical_shape))
     seed_i, offset_i, draw = op_seed(seed, offset, generator, input.device)
     if torch.compiler.is_compiling():
-        y, _ = dropout_units_op(input, p, seed_i, offset_i, draw, noise_shape, kind)
+        y, _ = dropout_units_op(input, p, seed_i, offset_i, draw, noise_shape, kind, shard_arg)
     elif input.requires_grad and torch.is_grad_enabled():
-        y = UnitsFunction.apply(input, p, seed_i, offset_i, draw, noise_shape, kind)
+        y = UnitsFunction.apply(input, p, seed_i, offset_i, draw, noise_shape, kind, shard_arg)
     else:
-        y, _ = units_forward(input, p, seed_i, offset_i, draw, noise_shape, kind)
+        y, _ = units_forward(input, p, seed_i, offset_i, draw, noise_shape, kind, shard_arg)
     return input.copy_(y) if inplace else y
 
 
-def dropout1d(input, p=0.5, training=True, inplace=False, *, seed=None, offset=None, generator=None):
+def dropout1d(input, p=0.5, training=True, inplace=False, *, seed=None, offset=None, generator=None, shard=None):
     """torch.nn.functional.dropout1d: one unit per (sample, channel) of (N, C, L) or (C, L)."""
     return _units(input, p, training, inplace, lambda s: spatial_noise_shape(s, "dropout1d"), "dropout",
-                  seed, offset, generator)
+                  seed, offset, generator, shard)
 
 
-def dropout2d(input, p=0.5, training=True, inplace=False, *, seed=None, offset=None, generator=None):
+def dropout2d(input, p=0.5, training=True, inplace=False, *, seed=None, offset=None, generator=None, shard=None):
     """torch.nn.functional.dropout2d: one unit per (sample, channel) of (N, C, H, W) or (C, H, W).
     A 3-D input is unbatched (C, H, W) as torch's documentation says (torch itself currently
     treats it as (N, C, L) with a warning)."""
     return _units(input, p, training, inplace, lambda s: spatial_noise_shape(s, "dropout2d"), "dropout",
-                  seed, offset, generator)
+                  seed, offset, generator, shard)
 
 
-def dropout3d(input, p=0.5, training=True, inplace=False, *, seed=None, offset=None, generator=None):
+def dropout3d(input, p=0.5, training=True, inplace=False, *, seed=None, offset=None, generator=None, shard=None):
     """torch.nn.functional.dropout3d: one unit per (sample, channel) of (N, C, D, H, W) or (C, D, H, W)."""
     return _units(input, p, training, inplace, lambda s: spatial_noise_shape(s, "dropout3d"), "dropout",
-                  seed, offset, generator)
+                  seed, offset, generator, shard)
 
 
-def alpha_dropout(input, p=0.5, training=False, inplace=False, *, seed=None, offset=None, generator=None):
+def alpha_dropout(input, p=0.5, training=False, inplace=False, *, seed=None, offset=None, generator=None, shard=None):
     """torch.nn.functional.alpha_dropout (note torch's default training=False)."""
-    return _units(input, p, training, inplace, tuple, "alpha", seed, offset, generator)
+    return _units(input, p, training, inplace, tuple, "alpha", seed, offset, generator, shard)
 
 
-def feature_alpha_dropout(input, p=0.5, training=False, inplace=False, *, seed=None, offset=None, generator=None):
+def feature_alpha_dropout(input, p=0.5, training=False, inplace=False, *, seed=None, offset=None, generator=None,
+                          shard=None):
     """torch.nn.functional.feature_alpha_dropout: alpha dropout with one unit per (sample, channel)."""
     return _units(input, p, training, inplace, lambda s: feature_noise_shape(s, "feature_alpha_dropout"),
-                  "alpha", seed, offset, generator)
+                  "alpha", seed, offset, generator, shard)
 
 
-def stochastic_depth(input, p, mode="row", training=True, *, seed=None, offset=None, generator=None):
+def stochastic_depth(input, p, mode="row", training=True, *, seed=None, offset=None, generator=None, shard=None):
     """torchvision.ops.stochastic_depth: drop whole samples ('row') or the whole batch ('batch')
     with probability p, scaling survivors by 1 / (1 - p)."""
     stochastic_depth_noise_shape((), mode)
     return _units(input, p, training, False, lambda s: stochastic_depth_noise_shape(s, mode), "dropout",
-                  seed, offset, generator)
+                  seed, offset, generator, shard)
 
 
 def broadcast_dropout(input, p=0.5, noise_shape=None, training=True, inplace=False, *, seed=None, offset=None,
-                      generator=None):
+                      generator=None, shard=None):
     """Dropout with a Keras noise_shape: one unit per element of noise_shape (each dimension 1 or
     the input's size; None entries take the input's size), broadcast over the rest."""
     return _units(input, p, training, inplace, lambda s: check_noise_shape(noise_shape, s), "dropout",
-                  seed, offset, generator)
+                  seed, offset, generator, shard)
 
 
 def bias_dropout_add(input, bias, residual, p=0.5, training=True, *, seed=None, offset=None, generator=None):
