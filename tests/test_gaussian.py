@@ -281,10 +281,10 @@ def test_torch_gradcheck_and_opcheck(torch):
     assert torch.autograd.gradcheck(fn, (x,))
     assert torch.autograd.gradgradcheck(fn, (x,))
     xf = torch.randn(3, 4, 5, requires_grad=True)
-    torch.library.opcheck(torch.ops.fastdrop.gaussian_dropout.default, (xf, 0.3, 5, 0, False))
-    _, saved = torch.ops.fastdrop.gaussian_dropout(xf, 0.3, 5, 0, False)
+    torch.library.opcheck(torch.ops.fastdrop.gaussian_dropout.default, (xf, 0.3, 5, 0, False, []))
+    _, saved = torch.ops.fastdrop.gaussian_dropout(xf, 0.3, 5, 0, False, [])
     grad = torch.randn(3, 4, 5, requires_grad=True)
-    torch.library.opcheck(torch.ops.fastdrop.gaussian_dropout_backward.default, (grad, saved, 0.3))
+    torch.library.opcheck(torch.ops.fastdrop.gaussian_dropout_backward.default, (grad, saved, 0.3, []))
 
 
 def test_torch_compile_matches_eager(torch):

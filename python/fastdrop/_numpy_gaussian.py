@@ -29,19 +29,25 @@ def check_gaussian_p(p) -> float:
     return p if symbolic else float(p)
 
 
+def gaussian_runs(shard, shape):
+    """The kernels' runs for a shard (None: unsharded), which must hold whole Box–Muller pairs."""
+    runs = _runs_of(shard, shape)
+    if runs is not None and any(v % 2 for v in runs):
+        raise ValueError("shard: Gaussian dropout draws its noise for pairs of elements; the slice must start "
+                         "at an even element and hold an even number of them per run (split a dimension at "
+                         "even starts and sizes, or keep an even trailing size)")
+    return runs
+
+
 def _apply(name: str, kernel: str, a, p, seed, offset, out, shard) -> np.ndarray:
     """out = a * n for the noise n of call (seed, offset), in a's logical order (of the logical
-    tensor for a shard: its runs must hold whole Box–Muller pairs, see the C ABI)."""
+    tensor for a shard)."""
     dtype = kernel_dtype(a.dtype, name)
-    runs = _runs_of(shard, a.shape)
+    runs = gaussian_runs(shard, a.shape)
     src = np.asarray(a, order="C")
     y = _target(src, out)
     if runs is None:
         getattr(_backend.active(), kernel)(dtype, _flat_raw(src), _flat_raw(y), p, seed, offset)
-    elif any(v % 2 for v in runs):
-        raise ValueError("shard: Gaussian dropout draws its noise for pairs of elements; the slice must start "
-                         "at an even element and hold an even number of them per run (split dimensions of "
-                         "even sizes at even starts, or an even trailing size)")
     else:
         getattr(_backend.active(), kernel + "_runs")(dtype, _flat_raw(src), _flat_raw(y), p, seed, offset, runs)
     return _finish(y, out)

@@ -145,13 +145,19 @@ class DropConnectLinearFunction(torch.autograd.Function):
 
 
 def dropconnect(weight: torch.Tensor, p: float = 0.5, training: bool = True, *, seed=None, offset=None,
-                generator=None) -> torch.Tensor:
+                generator=None, shard=None) -> torch.Tensor:
     """The DropConnect weight W * mask / (1 - p), differentiable; bit-identical to
-    fastdrop.torch.functional.dropout(weight, ...). Backward regenerates the mask from the seed."""
+    fastdrop.torch.functional.dropout(weight, ...). Backward regenerates the mask from the seed.
+    shard: fastdrop.Shard when weight is a slice of a larger one (tensor parallelism); one bit per
+    weight is then kept for backward, as fastdrop.torch.functional.dropout keeps for a shard."""
     _check_tensor(weight, "weight")
     p = check_p(p)
     if not training:
         return weight
+    if shard is not None:
+        from .functional import dropout
+
+        return dropout(weight, p, seed=seed, offset=offset, generator=generator, shard=shard)
     seed, offset, draw = op_seed(seed, offset, generator, weight.device)
     if torch.compiler.is_compiling():
         return dropout_op(weight, p, seed, offset, draw, "recompute")[0]
@@ -161,16 +167,22 @@ def dropconnect(weight: torch.Tensor, p: float = 0.5, training: bool = True, *, 
 
 
 def dropconnect_linear(input: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor] = None,
-                       p: float = 0.5, training: bool = True, *, seed=None, offset=None, generator=None
-                       ) -> torch.Tensor:
+                       p: float = 0.5, training: bool = True, *, seed=None, offset=None, generator=None,
+                       shard=None) -> torch.Tensor:
     """linear(input, dropconnect(weight), bias) in one op, one weight mask for the whole batch.
     Its backward gives the gradients of input, weight and bias, regenerating the masked weight
     from (seed, offset): nothing of weight's size is kept for it but weight itself. Without
-    seed=, the seed is drawn from `generator` or torch's default generator."""
+    seed=, the seed is drawn from `generator` or torch's default generator. shard: fastdrop.Shard
+    of weight when it is a slice of a larger one (split along dim 0 for a column-parallel layer,
+    dim 1 for a row-parallel one); the masked weight is then dropconnect(weight, shard=shard)
+    (one bit per weight kept for backward)."""
     _check_linear_operands(input, weight, bias)
     p = check_p(p)
     if not training:
         return torch.nn.functional.linear(input, weight, bias)
+    if shard is not None:
+        masked = dropconnect(weight, p, seed=seed, offset=offset, generator=generator, shard=shard)
+        return torch.nn.functional.linear(input, masked, bias)
     seed, offset, draw = op_seed(seed, offset, generator, weight.device)
     if torch.compiler.is_compiling():
         return dropconnect_linear_op(input, weight, bias, p, seed, offset, draw)[0]

@@ -10,7 +10,7 @@ import torch
 
 from .. import _backend
 from ._bridge import draw_seed, flat_view, kernel_dtype, to_unsigned
-from ._ops import dropout_backward_op
+from ._ops import _like_input, dropout_backward_op
 
 
 def _bits_like(x: torch.Tensor) -> torch.Tensor:
@@ -57,6 +57,33 @@ def _grad(ctx, grad_y, _grad_bits):
 
 
 torch.library.register_autograd("fastdrop::bias_dropout_add", _grad, setup_context=_setup)
+
+
+class ShardedBiasDropoutAddFunction(torch.autograd.Function):
+    """bias_dropout_add of a shard (runs: the kernels' [first, run_length, run_stride]): it keeps
+    only (seed, offset), and backward regenerates the mask over the same runs."""
+
+    @staticmethod
+    def forward(ctx, x, bias, residual, p, seed, offset, draw, runs):
+        if draw:
+            seed, offset = draw_seed(x.device), 0
+        src, res = x.contiguous(), residual.contiguous()
+        y = torch.empty_like(src)
+        _backend.active().bias_dropout_add_forward_runs(
+            kernel_dtype(x, "x"), flat_view(src), None if bias is None else flat_view(bias.contiguous()),
+            flat_view(res), flat_view(y), max(x.shape[-1], 1), p, to_unsigned(seed), to_unsigned(offset), tuple(runs))
+        ctx.p, ctx.seed, ctx.offset, ctx.runs, ctx.has_bias = p, seed, offset, tuple(runs), bias is not None
+        return y
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_y):
+        grad = grad_y.contiguous()
+        grad_x = torch.empty_like(grad)
+        _backend.active().forward_runs(kernel_dtype(grad, "grad"), flat_view(grad), flat_view(grad_x), ctx.p,
+                                       to_unsigned(ctx.seed), to_unsigned(ctx.offset), ctx.runs)
+        grad_x = _like_input(grad_x, grad_y)
+        return grad_x, bias_gradient(grad_x) if ctx.has_bias else None, grad_y, None, None, None, None, None
 
 
 class BiasDropoutAddFunction(torch.autograd.Function):

@@ -6,12 +6,15 @@ import torch
 
 from .._broadcast import check_noise_shape
 from .._checks import check_p
+from .._numpy_frontend import _runs_of
 from .._shard import check_shard
 from .._spatial import feature_noise_shape, spatial_noise_shape, stochastic_depth_noise_shape
 from ._bridge import check_device, kernel_dtype, op_seed
 from ._dropconnect import dropconnect, dropconnect_linear  # noqa: F401 (public names)
 from ._gaussian import gaussian_dropout  # noqa: F401 (public name)
-from ._fused_ops import BiasDropoutAddFunction, bias_dropout_add_forward, bias_dropout_add_op
+from ._fused_ops import (
+    BiasDropoutAddFunction, ShardedBiasDropoutAddFunction, bias_dropout_add_forward, bias_dropout_add_op,
+)
 from ._ops import MASK_MODES, DropoutFunction, dropout_no_grad, dropout_op
 from ._variant_ops import UnitsFunction, dropout_units_op, units_forward
 
@@ -143,9 +146,13 @@ def broadcast_dropout(input, p=0.5, noise_shape=None, training=True, inplace=Fal
                   seed, offset, generator, shard)
 
 
-def bias_dropout_add(input, bias, residual, p=0.5, training=True, *, seed=None, offset=None, generator=None):
+def bias_dropout_add(input, bias, residual, p=0.5, training=True, *, seed=None, offset=None, generator=None,
+                     shard=None):
     """residual + dropout(input + bias) in one pass (bias over the last dimension, or None);
-    differentiable in input, bias and residual, keeping one bit per element for backward."""
+    differentiable in input, bias and residual, keeping one bit per element for backward.
+    shard: fastdrop.Shard when input is a slice of a larger tensor (bias is then the slice's own);
+    backward then regenerates the mask, keeping only (seed, offset), and is not twice
+    differentiable."""
     for name, t in (("input", input), ("residual", residual)) + ((("bias", bias),) if bias is not None else ()):
         if not isinstance(t, torch.Tensor):
             raise TypeError(f"{name}: expected a torch.Tensor, got {type(t).__name__}")
@@ -160,9 +167,12 @@ def bias_dropout_add(input, bias, residual, p=0.5, training=True, *, seed=None, 
     if bias is not None and (bias.shape != input.shape[-1:] or bias.dtype != input.dtype):
         raise ValueError(f"bias: expected shape {tuple(input.shape[-1:])} and dtype {input.dtype}, got "
                          f"{tuple(bias.shape)} and {bias.dtype}")
+    runs = None if shard is None else _runs_of(shard, tuple(input.shape))
     if not training:
         return residual + (input if bias is None else input + bias)
     seed_i, offset_i, draw = op_seed(seed, offset, generator, input.device)
+    if runs is not None:
+        return ShardedBiasDropoutAddFunction.apply(input, bias, residual, p, seed_i, offset_i, draw, list(runs))
     if torch.compiler.is_compiling():
         return bias_dropout_add_op(input, bias, residual, p, seed_i, offset_i, draw)[0]
     if torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in (input, bias, residual)):
