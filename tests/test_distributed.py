@@ -11,9 +11,11 @@ import traceback
 
 import pytest
 
-torch = pytest.importorskip("torch")
-dist = pytest.importorskip("torch.distributed")
-mp = pytest.importorskip("torch.multiprocessing")
+from conftest import import_or_skip
+
+torch = import_or_skip("torch", "torch")
+dist = import_or_skip("torch.distributed", "torch")
+mp = import_or_skip("torch.multiprocessing", "torch")
 
 import fastdrop  # noqa: E402
 from fastdrop.torch import functional as F  # noqa: E402

@@ -7,6 +7,7 @@ backend, ISA, thread count and device. See DESIGN.md in the repository for the c
 from __future__ import annotations
 
 from ._backend import backends, get_num_threads, set_cpu_isa, set_num_threads
+from ._dlpack import accepts_foreign_arrays
 from ._dropconnect import dropconnect, dropconnect_linear, dropconnect_linear_backward
 from ._generator import Generator, default_generator, manual_seed
 from ._numpy_frontend import dropout_backward
@@ -102,7 +103,7 @@ def _numpy_or_torch(name: str, numpy_fn):
 
     variant.__name__ = variant.__qualname__ = name
     variant.__doc__ = numpy_fn.__doc__
-    return variant
+    return accepts_foreign_arrays(variant, 1)
 
 
 dropout1d = _numpy_or_torch("dropout1d", _numpy_variants.dropout1d)
@@ -129,3 +130,10 @@ def bias_dropout_add(x, bias, residual, p=0.5, *, training=True, seed=None, offs
     return _numpy_fused.bias_dropout_add(x, bias, residual, p, training=training, seed=seed, offset=offset,
                                          generator=generator, out=out, return_mask=return_mask,
                                          mask_format=mask_format, shard=shard)
+
+
+# Other frameworks' arrays (JAX, CuPy, ...) through DLPack, returned as the caller's framework's.
+dropout = accepts_foreign_arrays(dropout, 1)
+bias_dropout_add = accepts_foreign_arrays(bias_dropout_add, 3)
+dropconnect = accepts_foreign_arrays(dropconnect, 1)
+dropconnect_linear = accepts_foreign_arrays(dropconnect_linear, 3)
