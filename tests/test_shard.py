@@ -1,0 +1,109 @@
+"""shard= on the NumPy front-end: a slice computed alone equals that slice of the whole tensor's
+result, bit for bit, for every op, every split dimension and odd slice sizes; masks and backward
+likewise; bad shards raise clear errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import fastdrop
+
+SHAPE = (4, 6, 10)
+SEED = 99
+
+
+def _slices():
+    for dim, size in enumerate(SHAPE):
+        for start, length in ((0, size), (1, 1), (2, size - 2), (size - 2, 2)):
+            yield dim, start, length
+
+
+def _take(a, dim, start, length):
+    index = [slice(None)] * a.ndim
+    index[dim] = slice(start, start + length)
+    return a[tuple(index)]
+
+
+OPS = {
+    "dropout": lambda x, **kw: fastdrop.dropout(x, 0.3, seed=SEED, **kw),
+    "noise_shape": lambda x, **kw: fastdrop.dropout(x, 0.3, seed=SEED, noise_shape=(None, 1, None), **kw),
+    "dropout1d": lambda x, **kw: fastdrop.dropout1d(x, 0.3, seed=SEED, **kw),
+    "alpha_dropout": lambda x, **kw: fastdrop.alpha_dropout(x, 0.3, seed=SEED, **kw),
+    "feature_alpha_dropout": lambda x, **kw: fastdrop.feature_alpha_dropout(x, 0.3, seed=SEED, **kw),
+    "stochastic_depth": lambda x, **kw: fastdrop.stochastic_depth(x, 0.3, "row", seed=SEED, **kw),
+    "dropconnect": lambda x, **kw: fastdrop.dropconnect(x, 0.3, seed=SEED, **kw),
+}
+
+
+@pytest.mark.parametrize("name", sorted(OPS))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
+def test_shard_equals_slice_of_whole(name, dtype):
+    x = np.random.default_rng(0).standard_normal(SHAPE).astype(dtype)
+    whole = OPS[name](x)
+    for dim, start, length in _slices():
+        local = np.ascontiguousarray(_take(x, dim, start, length))
+        y = OPS[name](local, shard=fastdrop.Shard(SHAPE, dim, start))
+        np.testing.assert_array_equal(y, _take(whole, dim, start, length), err_msg=f"{name} {dim} {start}")
+
+
+def test_gaussian_and_bias_dropout_add_shards():
+    rng = np.random.default_rng(1)
+    x, r = rng.standard_normal(SHAPE), rng.standard_normal(SHAPE)
+    bias = rng.standard_normal(SHAPE[-1])
+    gaussian = fastdrop.gaussian_dropout(x, 0.4, seed=SEED)
+    fused = fastdrop.bias_dropout_add(x, bias, r, 0.4, seed=SEED)
+    for dim, start, length in _slices():
+        if start % 2 == 0 and length % 2 == 0:
+            shard = fastdrop.Shard(SHAPE, dim, start)
+            local = np.ascontiguousarray(_take(x, dim, start, length))
+            np.testing.assert_array_equal(fastdrop.gaussian_dropout(local, 0.4, seed=SEED, shard=shard),
+                                          _take(gaussian, dim, start, length))
+            grad = fastdrop.gaussian_dropout_backward(local, 0.4, seed=SEED, offset=0, shard=shard)
+            np.testing.assert_array_equal(grad, _take(gaussian, dim, start, length))
+        shard = fastdrop.Shard(SHAPE, dim, start)
+        local_bias = bias[start:start + length] if dim == len(SHAPE) - 1 else bias
+        y = fastdrop.bias_dropout_add(np.ascontiguousarray(_take(x, dim, start, length)), local_bias,
+                                      np.ascontiguousarray(_take(r, dim, start, length)), 0.4, seed=SEED, shard=shard)
+        np.testing.assert_array_equal(y, _take(fused, dim, start, length))
+
+
+@pytest.mark.parametrize("mask_format", ["bool", "bits"])
+def test_shard_masks_and_backward(mask_format):
+    x = np.random.default_rng(2).standard_normal(SHAPE).astype(np.float32)
+    _, whole_mask = fastdrop.dropout(x, 0.5, seed=SEED, return_mask=True)
+    _, channel_mask = fastdrop.dropout1d(x, 0.5, seed=SEED, return_mask=True)
+    for dim, start, length in _slices():
+        shard = fastdrop.Shard(SHAPE, dim, start)
+        local = np.ascontiguousarray(_take(x, dim, start, length))
+        y, mask = fastdrop.dropout(local, 0.5, seed=SEED, shard=shard, return_mask=True, mask_format=mask_format)
+        want = _take(whole_mask, dim, start, length)
+        got = mask if mask_format == "bool" else np.unpackbits(mask, count=want.size, bitorder="little")
+        np.testing.assert_array_equal(np.asarray(got, bool).reshape(want.shape), want)
+        from_mask = fastdrop.dropout_backward(local, 0.5, mask=mask)
+        from_seed = fastdrop.dropout_backward(local, 0.5, seed=SEED, shard=shard)
+        np.testing.assert_array_equal(from_mask, y)
+        np.testing.assert_array_equal(from_seed, y)
+        if dim < 2:
+            _, units = fastdrop.dropout1d(local, 0.5, seed=SEED, shard=shard, return_mask=True)
+            np.testing.assert_array_equal(units, _take(channel_mask, dim, start, length)[..., :1])
+
+
+def test_bad_shards():
+    x = np.zeros((2, 6, 10), np.float32)
+    with pytest.raises(TypeError, match="fastdrop.Shard"):
+        fastdrop.dropout(x, 0.5, seed=1, shard=((4, 6, 10), 0, 0))
+    with pytest.raises(ValueError, match="only dimension 1 may be split"):
+        fastdrop.dropout(x, 0.5, seed=1, shard=fastdrop.Shard((4, 6, 10), 1, 0))
+    with pytest.raises(ValueError, match="outside"):
+        fastdrop.dropout(x, 0.5, seed=1, shard=fastdrop.Shard((4, 6, 10), 0, 3))
+    with pytest.raises(ValueError, match="out of range"):
+        fastdrop.dropout(x, 0.5, seed=1, shard=fastdrop.Shard((4, 6, 10), 3, 0))
+    with pytest.raises(TypeError, match="start must be an int"):
+        fastdrop.dropout(x, 0.5, seed=1, shard=fastdrop.Shard((4, 6, 10), 0, 1.5))
+    with pytest.raises(ValueError, match="pairs"):
+        fastdrop.gaussian_dropout(np.zeros((4, 6, 3)), 0.5, seed=1, shard=fastdrop.Shard((4, 6, 10), 2, 1))
+    before = x.copy()
+    with pytest.raises(ValueError):
+        fastdrop.dropout(x, 0.5, seed=1, shard=fastdrop.Shard((4, 6, 10), 0, 3), out=x)
+    np.testing.assert_array_equal(x, before)
