@@ -10,7 +10,6 @@ tensor's noise shape (see fastdrop._shard).
 
 from __future__ import annotations
 
-import math
 
 import torch
 
@@ -55,6 +54,13 @@ def units_forward(x, p, seed, offset, draw, noise_shape, kind, shard):
         seed, offset = draw_seed(x.device), 0
     layout = layout_of(tuple(x.shape), noise_shape, shard)
     bits = torch.empty(layout.bits_size, dtype=torch.uint8, device=x.device)
+    if kind == "alpha" and layout.runs is None and layout.noise == tuple(x.shape) and x.is_contiguous():
+        # One unit per element: the fused kernel draws and applies in one pass, its bits in the
+        # units' order.
+        y = torch.empty_like(x)
+        _backend.active().alpha_forward(kernel_dtype(x, "input"), flat_view(x), flat_view(y), p, to_unsigned(seed),
+                                        to_unsigned(offset), bits.numpy())
+        return y, bits
     draw_unit_bits(_backend.active(), layout, p, to_unsigned(seed), to_unsigned(offset), bits.numpy())
     return apply_units(kind, x, p, layout, bits), bits
 
