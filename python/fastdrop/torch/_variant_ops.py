@@ -10,7 +10,6 @@ tensor's noise shape (see fastdrop._shard).
 
 from __future__ import annotations
 
-
 import torch
 
 from .. import _backend
