@@ -13,13 +13,14 @@
  * Memory. Buffers belong to the caller: fastdrop never allocates or frees one, nor keeps a pointer
  * to it after the call returns. An element array holds n values of the dtype, contiguous in
  * row-major (C) order of the logical shape and aligned to the element size. Element i is unit i of
- * the randomness contract (DESIGN.md), so the mask depends only on (seed, offset, i), never on the
- * ISA or thread count. An output may be the very array its input is read from (in place: y == x,
- * dx == dy); any other overlap between the arrays of one call is undefined behaviour. A bit mask
- * (mask_bits) holds unit i in bit i & 7 of byte i >> 3, ceil(n / 8) bytes: bits past n are written
- * as 0 and ignored when read. A byte mask (mask_bytes) is n bools, true where the unit is kept.
- * NULL is accepted for an array of 0 elements and for the arrays a function calls optional;
- * elsewhere it is NULL_POINTER.
+ * the randomness contract (DESIGN.md) unless a function maps them otherwise (apply_mask_bits, the
+ * _runs functions), so the mask depends only on (seed, offset, i), never on the ISA or thread
+ * count. An output may be the very array its input is read from (in place: y == x, dx == dy); any
+ * other overlap between the arrays of one call is undefined behaviour. A bit mask (mask_bits)
+ * holds unit i in bit i & 7 of byte i >> 3, ceil(n / 8) bytes unless a function says otherwise:
+ * bits past n are written as 0 and ignored when read. A byte mask (mask_bytes) is n bools, true
+ * where the unit is kept. NULL is accepted for an array of 0 elements and for the arrays a
+ * function calls optional; any other NULL array is NULL_POINTER.
  *
  * Threads. Any function may be called from any thread, concurrently with any other, on shared
  * inputs too (the outputs of concurrent calls must not overlap). A CPU kernel returns when done; it
@@ -208,17 +209,22 @@ typedef struct fastdrop_unit_runs {
   uint64_t run_stride;
 } fastdrop_unit_runs;
 
-/* fastdrop_dropout_forward (no masks) over the units of runs; also the backward from (seed, offset). */
+/* fastdrop_dropout_forward (no masks) over the units of runs; also the backward from (seed, offset).
+ * Errors: UNSUPPORTED_DTYPE, INVALID_VALUE (n < 0, p outside [0, 1] or NaN, runs), NULL_POINTER (x
+ * or y), ISA_UNAVAILABLE. */
 fastdrop_status fastdrop_dropout_forward_runs(fastdrop_dtype dtype, const void* x, void* y, int64_t n, double p,
                                               uint64_t seed, uint64_t offset, const fastdrop_unit_runs* runs);
 
 /* Keep bits of the units of runs: those of run r start at byte r * ceil(run_length / 8) of
  * mask_bits ((n / run_length) * ceil(run_length / 8) bytes), bit j & 7 of byte j >> 3 of it for
- * its element j, the bits past run_length 0. Whole bytes per run, so that runs never share one. */
+ * its element j, the bits past run_length 0. Whole bytes per run, so that runs never share one.
+ * Errors: INVALID_VALUE (n < 0, p outside [0, 1] or NaN, runs), NULL_POINTER (mask_bits),
+ * ISA_UNAVAILABLE. */
 fastdrop_status fastdrop_dropout_mask_bits_runs(int64_t n, double p, uint64_t seed, uint64_t offset,
                                                 const fastdrop_unit_runs* runs, uint8_t* mask_bits);
 
-/* fastdrop_alpha_dropout_forward (no mask) and fastdrop_alpha_dropout_backward over the units of runs. */
+/* fastdrop_alpha_dropout_forward (no mask) and fastdrop_alpha_dropout_backward over the units of runs.
+ * Errors: as fastdrop_dropout_forward_runs. */
 fastdrop_status fastdrop_alpha_dropout_forward_runs(fastdrop_dtype dtype, const void* x, void* y, int64_t n,
                                                     double p, uint64_t seed, uint64_t offset,
                                                     const fastdrop_unit_runs* runs);
@@ -228,7 +234,9 @@ fastdrop_status fastdrop_alpha_dropout_backward_runs(fastdrop_dtype dtype, const
 
 /* fastdrop_gaussian_dropout_forward / _backward over the units of runs. A Box-Muller draw takes
  * the words of a pair of units (2k, 2k + 1), so first, run_length and run_stride must be even
- * (FASTDROP_ERROR_INVALID_VALUE otherwise): each shard then holds whole pairs. */
+ * (FASTDROP_ERROR_INVALID_VALUE otherwise): each shard then holds whole pairs.
+ * Errors: UNSUPPORTED_DTYPE, INVALID_VALUE (n < 0, p outside [0, 1) or NaN, runs), NULL_POINTER (x
+ * or y), ISA_UNAVAILABLE. */
 fastdrop_status fastdrop_gaussian_dropout_forward_runs(fastdrop_dtype dtype, const void* x, void* y, int64_t n,
                                                        double p, uint64_t seed, uint64_t offset,
                                                        const fastdrop_unit_runs* runs);
@@ -237,7 +245,9 @@ fastdrop_status fastdrop_gaussian_dropout_backward_runs(fastdrop_dtype dtype, co
                                                         const fastdrop_unit_runs* runs);
 
 /* fastdrop_bias_dropout_add_forward (no mask) over the units of runs; the bias is indexed by the
- * local column (the shard's own cols bias values). */
+ * local column (the shard's own cols bias values).
+ * Errors: INVALID_VALUE (rows or cols < 0, p outside [0, 1] or NaN, runs), UNSUPPORTED_DTYPE,
+ * NULL_POINTER (x, residual or y), ISA_UNAVAILABLE. */
 fastdrop_status fastdrop_bias_dropout_add_forward_runs(fastdrop_dtype dtype, const void* x, const void* bias,
                                                        const void* residual, void* y, int64_t rows, int64_t cols,
                                                        double p, uint64_t seed, uint64_t offset,
