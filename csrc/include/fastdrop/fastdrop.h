@@ -1,9 +1,36 @@
 /* fastdrop C ABI: fused dropout kernels usable from any language or framework.
  *
- * Every function returns a fastdrop_status and never aborts the process. Arrays are contiguous,
- * in row-major (C) order of the logical shape: element i is unit i of the randomness contract
- * (DESIGN.md), so the mask depends only on (seed, offset, i), never on the ISA or thread count.
- * Functions are thread-safe: they keep no state between calls apart from the settings below. */
+ * Conventions of every function here (fastdrop_cuda.h adds its own for device memory):
+ *
+ * Status codes. A function that can fail returns a fastdrop_status and never aborts the process;
+ * its comment lists, after "Errors:", the codes it can return besides FASTDROP_SUCCESS, named
+ * without their FASTDROP_ERROR_ prefix. fastdrop_status_string describes any code. Arguments are
+ * checked before anything is written: a kernel that fails leaves every array as it was. The
+ * queries (version, ISA, thread count, whether CUDA was built) cannot fail and return their answer.
+ * ISA_UNAVAILABLE comes from a kernel only when the environment variable FASTDROP_CPU_ISA names a
+ * CPU ISA that is unknown or that this CPU lacks (see fastdrop_cpu_isa_active).
+ *
+ * Memory. Buffers belong to the caller: fastdrop never allocates or frees one, nor keeps a pointer
+ * to it after the call returns. An element array holds n values of the dtype, contiguous in
+ * row-major (C) order of the logical shape and aligned to the element size. Element i is unit i of
+ * the randomness contract (DESIGN.md) unless a function maps them otherwise (apply_mask_bits, the
+ * _runs functions), so the mask depends only on (seed, offset, i), never on the ISA or thread
+ * count. An output may be the very array its input is read from (in place: y == x, dx == dy); any
+ * other overlap between the arrays of one call is undefined behaviour. A bit mask (mask_bits)
+ * holds unit i in bit i & 7 of byte i >> 3, ceil(n / 8) bytes unless a function says otherwise:
+ * bits past n are written as 0 and ignored when read. A byte mask (mask_bytes) is n bools, true
+ * where the unit is kept. NULL is accepted for an array of 0 elements and for the arrays a
+ * function calls optional; any other NULL array is NULL_POINTER.
+ *
+ * Threads. Any function may be called from any thread, concurrently with any other, on shared
+ * inputs too (the outputs of concurrent calls must not overlap). A CPU kernel returns when done; it
+ * runs on an OpenMP team of fastdrop_get_num_threads() threads, or on the calling thread alone for
+ * small arrays and, under OpenMP's default settings, when called inside a parallel region. Each
+ * concurrent call has its own team, so a caller running its own thread pool may want
+ * fastdrop_set_num_threads(1). Two settings are process-wide: the CPU ISA (fastdrop_cpu_isa_set,
+ * or FASTDROP_CPU_ISA read at the first call) and the thread count (fastdrop_set_num_threads).
+ * They may be changed while other threads run kernels: a running call uses the old setting or the
+ * new, with the same result either way. No other state is kept between calls. */
 #ifndef FASTDROP_FASTDROP_H
 #define FASTDROP_FASTDROP_H
 
@@ -37,35 +64,46 @@ typedef enum fastdrop_cpu_isa {
   FASTDROP_ISA_AVX512 = 2
 } fastdrop_cpu_isa;
 
-/* A short English description of a status code. */
+/* A short English description of a status code ("unknown status" for a value outside the enum).
+ * A static string: never freed. */
 const char* fastdrop_status_string(fastdrop_status status);
+/* The library's version, "major.minor.patch". A static string. */
 const char* fastdrop_version(void);
 
-/* Philox4x32-10 of one counter under one key, as Random123 defines it. */
+/* Philox4x32-10 of one counter under one key, as Random123 defines it.
+ * Errors: NULL_POINTER (counter, key or out). */
 fastdrop_status fastdrop_philox4x32_10(const uint32_t counter[4], const uint32_t key[2],
                                        uint32_t out[4]);
 
-/* words[i] = the 32-bit word of unit (first + i) of call (seed, offset), for 0 <= i < n. */
+/* words[i] = the 32-bit word of unit (first + i) of call (seed, offset), for 0 <= i < n.
+ * Errors: INVALID_VALUE (n < 0), NULL_POINTER (words), ISA_UNAVAILABLE. */
 fastdrop_status fastdrop_stream_words(uint64_t seed, uint64_t offset, uint64_t first, int64_t n,
                                       uint32_t* words);
 
 /* y = dropout(x) over n elements. mask_bits (ceil(n / 8) bytes, bit i & 7 of byte i >> 3) and
- * mask_bytes (n bools) are written when not NULL. y may equal x (in place). */
+ * mask_bytes (n bools) are optional, written when not NULL. y may equal x (in place).
+ * Errors: UNSUPPORTED_DTYPE, INVALID_VALUE (n < 0, p outside [0, 1] or NaN), NULL_POINTER (x or
+ * y), ISA_UNAVAILABLE. */
 fastdrop_status fastdrop_dropout_forward(fastdrop_dtype dtype, const void* x, void* y, int64_t n,
                                          double p, uint64_t seed, uint64_t offset,
                                          uint8_t* mask_bits, bool* mask_bytes);
 
-/* dx = dropout backward of dy, the mask regenerated from (seed, offset): nothing was stored. */
+/* dx = dropout backward of dy, the mask regenerated from (seed, offset): nothing was stored.
+ * Errors: as fastdrop_dropout_forward (dy and dx for x and y). */
 fastdrop_status fastdrop_dropout_backward(fastdrop_dtype dtype, const void* dy, void* dx,
                                           int64_t n, double p, uint64_t seed, uint64_t offset);
 
-/* dx = dropout backward of dy with the mask read from mask_bits as written by the forward. */
+/* dx = dropout backward of dy with the mask read from mask_bits as written by the forward.
+ * Errors: UNSUPPORTED_DTYPE, INVALID_VALUE (n < 0, p outside [0, 1] or NaN), NULL_POINTER (dy, dx
+ * or mask_bits), ISA_UNAVAILABLE. */
 fastdrop_status fastdrop_dropout_backward_bits(fastdrop_dtype dtype, const void* dy, void* dx,
                                                int64_t n, double p, const uint8_t* mask_bits);
 
 /* Keep bits alone for units [0, n) of call (seed, offset): bit i & 7 of byte i >> 3 (ceil(n / 8)
  * bytes, bits past n are 0). The units of broadcast dropout (a noise shape, one unit per channel
- * for spatial dropout, per sample for stochastic depth) are drawn with it. */
+ * for spatial dropout, per sample for stochastic depth) are drawn with it.
+ * Errors: INVALID_VALUE (n < 0, p outside [0, 1] or NaN), NULL_POINTER (mask_bits),
+ * ISA_UNAVAILABLE. */
 fastdrop_status fastdrop_dropout_mask_bits(int64_t n, double p, uint64_t seed, uint64_t offset,
                                            uint8_t* mask_bits);
 
@@ -81,18 +119,23 @@ typedef enum fastdrop_apply_kind {
  * sum_d i_d * unit_strides[d] (a stride of 0 broadcasts the mask along that dimension), and the
  * keep bits of the units are read from unit_bits (unit_bits_size bytes) as
  * fastdrop_dropout_mask_bits writes them; FASTDROP_ERROR_INVALID_VALUE if they do not cover every
- * unit reached. 1 <= ndim <= 16. y may equal x. */
+ * unit reached. 1 <= ndim <= 16. y may equal x.
+ * Errors: INVALID_VALUE (kind outside the enum, ndim outside [1, 16], p outside [0, 1] or NaN, a negative size or
+ * unit stride, unit_bits_size too small), UNSUPPORTED_DTYPE, NULL_POINTER (shape or unit_strides
+ * always; x, y or unit_bits unless the shape has 0 elements), ISA_UNAVAILABLE. */
 fastdrop_status fastdrop_apply_mask_bits(fastdrop_apply_kind kind, fastdrop_dtype dtype, const void* x,
                                          void* y, int ndim, const int64_t* shape,
                                          const int64_t* unit_strides, double p,
                                          const uint8_t* unit_bits, int64_t unit_bits_size);
 
-/* Alpha dropout (PyTorch's constants), fused like fastdrop_dropout_forward; mask_bits optional. */
+/* Alpha dropout (PyTorch's constants), fused like fastdrop_dropout_forward; mask_bits optional.
+ * Errors: as fastdrop_dropout_forward. */
 fastdrop_status fastdrop_alpha_dropout_forward(fastdrop_dtype dtype, const void* x, void* y, int64_t n,
                                                double p, uint64_t seed, uint64_t offset,
                                                uint8_t* mask_bits);
 
-/* Alpha dropout's backward, dx = keep ? a dy : 0, the mask regenerated from (seed, offset). */
+/* Alpha dropout's backward, dx = keep ? a dy : 0, the mask regenerated from (seed, offset).
+ * Errors: as fastdrop_dropout_forward (dy and dx for x and y). */
 fastdrop_status fastdrop_alpha_dropout_backward(fastdrop_dtype dtype, const void* dy, void* dx,
                                                 int64_t n, double p, uint64_t seed, uint64_t offset);
 
@@ -100,40 +143,53 @@ fastdrop_status fastdrop_alpha_dropout_backward(fastdrop_dtype dtype, const void
  * bias), bias of cols values broadcast over the rows (NULL for none), computed in the compute type
  * and rounded once. mask_bits (optional) receives the keep bits as fastdrop_dropout_forward writes
  * them; the gradient of x is then fastdrop_dropout_backward_bits of dy (or fastdrop_dropout_backward
- * from (seed, offset)), that of the residual dy itself, that of the bias the column sums of x's. */
+ * from (seed, offset)), that of the residual dy itself, that of the bias the column sums of x's.
+ * y may equal x or residual (in place).
+ * Errors: INVALID_VALUE (rows or cols < 0, p outside [0, 1] or NaN), UNSUPPORTED_DTYPE,
+ * NULL_POINTER (x, residual or y), ISA_UNAVAILABLE. */
 fastdrop_status fastdrop_bias_dropout_add_forward(fastdrop_dtype dtype, const void* x, const void* bias,
                                                   const void* residual, void* y, int64_t rows, int64_t cols,
                                                   double p, uint64_t seed, uint64_t offset, uint8_t* mask_bits);
 
-/* CPU ISA in use. The best the CPU supports unless FASTDROP_CPU_ISA (scalar, avx2, avx512) names
- * another at the first call; if that one is unknown or absent, kernels return
- * FASTDROP_ERROR_ISA_UNAVAILABLE until fastdrop_cpu_isa_set picks a supported one. */
+/* CPU ISA in use, process-wide. The best the CPU supports unless FASTDROP_CPU_ISA (scalar, avx2,
+ * avx512) names another at the first call; if that one is unknown or absent, kernels return
+ * FASTDROP_ERROR_ISA_UNAVAILABLE until fastdrop_cpu_isa_set picks a supported one (meanwhile this
+ * answers the best the CPU supports). */
 fastdrop_cpu_isa fastdrop_cpu_isa_active(void);
+/* Whether this CPU can run the kernels of `isa`; false for a value outside the enum. */
 bool fastdrop_cpu_isa_supported(fastdrop_cpu_isa isa);
+/* Makes `isa` the ISA of every later call, from any thread.
+ * Errors: INVALID_VALUE (isa outside the enum), ISA_UNAVAILABLE (this CPU lacks it). */
 fastdrop_status fastdrop_cpu_isa_set(fastdrop_cpu_isa isa);
 /* "scalar", "avx2", "avx512", or NULL for a value outside the enum. */
 const char* fastdrop_cpu_isa_name(fastdrop_cpu_isa isa);
 
-/* Threads the CPU kernels use (OpenMP); 0 restores the default, OpenMP's maximum. Results do not
- * depend on it. Returns FASTDROP_ERROR_INVALID_VALUE for a negative count. */
+/* Threads the CPU kernels use (OpenMP), process-wide; 0 restores the default, OpenMP's maximum
+ * (omp_get_max_threads of the calling thread). Results do not depend on it.
+ * Errors: INVALID_VALUE (threads < 0). */
 fastdrop_status fastdrop_set_num_threads(int threads);
 int fastdrop_get_num_threads(void);
 
 /* Whether the library was compiled with CUDA kernels. */
 bool fastdrop_cuda_built(void);
-/* Number of usable CUDA devices: 0 without a GPU or driver. FASTDROP_ERROR_CUDA_UNAVAILABLE when
- * the library was built without CUDA. */
+/* Number of usable CUDA devices: 0 without a GPU or driver (or with a driver older than the CUDA
+ * runtime fastdrop was built with).
+ * Errors: CUDA_UNAVAILABLE (built without CUDA; *count is then 0 if count is not NULL), and in a
+ * CUDA build NULL_POINTER (count) or CUDA (the CUDA runtime failed otherwise). */
 fastdrop_status fastdrop_cuda_device_count(int* count);
 
 /* Gaussian dropout (Keras's GaussianDropout with rate p, 0 <= p < 1): y = x * n over n
  * elements, n = 1 + sigma * z with sigma = sqrt(p / (1 - p)) and z standard normal, drawn by
  * Box-Muller from the words of units (i & ~1, i | 1) of call (seed, offset). p = 0 gives y = x;
  * p >= 1 or NaN is FASTDROP_ERROR_INVALID_VALUE. Results are the same on every CPU ISA and
- * thread count. y may equal x (in place). */
+ * thread count. y may equal x (in place).
+ * Errors: UNSUPPORTED_DTYPE, INVALID_VALUE (n < 0, p outside [0, 1) or NaN), NULL_POINTER (x or
+ * y), ISA_UNAVAILABLE. */
 fastdrop_status fastdrop_gaussian_dropout_forward(fastdrop_dtype dtype, const void* x, void* y, int64_t n,
                                                   double p, uint64_t seed, uint64_t offset);
 
-/* Its backward, dx = dy * n, the noise regenerated from (seed, offset): nothing was stored. */
+/* Its backward, dx = dy * n, the noise regenerated from (seed, offset): nothing was stored.
+ * Errors: as fastdrop_gaussian_dropout_forward (dy and dx for x and y). */
 fastdrop_status fastdrop_gaussian_dropout_backward(fastdrop_dtype dtype, const void* dy, void* dx, int64_t n,
                                                    double p, uint64_t seed, uint64_t offset);
 
@@ -153,17 +209,22 @@ typedef struct fastdrop_unit_runs {
   uint64_t run_stride;
 } fastdrop_unit_runs;
 
-/* fastdrop_dropout_forward (no masks) over the units of runs; also the backward from (seed, offset). */
+/* fastdrop_dropout_forward (no masks) over the units of runs; also the backward from (seed, offset).
+ * Errors: UNSUPPORTED_DTYPE, INVALID_VALUE (n < 0, p outside [0, 1] or NaN, runs), NULL_POINTER (x
+ * or y), ISA_UNAVAILABLE. */
 fastdrop_status fastdrop_dropout_forward_runs(fastdrop_dtype dtype, const void* x, void* y, int64_t n, double p,
                                               uint64_t seed, uint64_t offset, const fastdrop_unit_runs* runs);
 
 /* Keep bits of the units of runs: those of run r start at byte r * ceil(run_length / 8) of
  * mask_bits ((n / run_length) * ceil(run_length / 8) bytes), bit j & 7 of byte j >> 3 of it for
- * its element j, the bits past run_length 0. Whole bytes per run, so that runs never share one. */
+ * its element j, the bits past run_length 0. Whole bytes per run, so that runs never share one.
+ * Errors: INVALID_VALUE (n < 0, p outside [0, 1] or NaN, runs), NULL_POINTER (mask_bits),
+ * ISA_UNAVAILABLE. */
 fastdrop_status fastdrop_dropout_mask_bits_runs(int64_t n, double p, uint64_t seed, uint64_t offset,
                                                 const fastdrop_unit_runs* runs, uint8_t* mask_bits);
 
-/* fastdrop_alpha_dropout_forward (no mask) and fastdrop_alpha_dropout_backward over the units of runs. */
+/* fastdrop_alpha_dropout_forward (no mask) and fastdrop_alpha_dropout_backward over the units of runs.
+ * Errors: as fastdrop_dropout_forward_runs. */
 fastdrop_status fastdrop_alpha_dropout_forward_runs(fastdrop_dtype dtype, const void* x, void* y, int64_t n,
                                                     double p, uint64_t seed, uint64_t offset,
                                                     const fastdrop_unit_runs* runs);
@@ -173,7 +234,9 @@ fastdrop_status fastdrop_alpha_dropout_backward_runs(fastdrop_dtype dtype, const
 
 /* fastdrop_gaussian_dropout_forward / _backward over the units of runs. A Box-Muller draw takes
  * the words of a pair of units (2k, 2k + 1), so first, run_length and run_stride must be even
- * (FASTDROP_ERROR_INVALID_VALUE otherwise): each shard then holds whole pairs. */
+ * (FASTDROP_ERROR_INVALID_VALUE otherwise): each shard then holds whole pairs.
+ * Errors: UNSUPPORTED_DTYPE, INVALID_VALUE (n < 0, p outside [0, 1) or NaN, runs), NULL_POINTER (x
+ * or y), ISA_UNAVAILABLE. */
 fastdrop_status fastdrop_gaussian_dropout_forward_runs(fastdrop_dtype dtype, const void* x, void* y, int64_t n,
                                                        double p, uint64_t seed, uint64_t offset,
                                                        const fastdrop_unit_runs* runs);
@@ -182,7 +245,9 @@ fastdrop_status fastdrop_gaussian_dropout_backward_runs(fastdrop_dtype dtype, co
                                                         const fastdrop_unit_runs* runs);
 
 /* fastdrop_bias_dropout_add_forward (no mask) over the units of runs; the bias is indexed by the
- * local column (the shard's own cols bias values). */
+ * local column (the shard's own cols bias values).
+ * Errors: INVALID_VALUE (rows or cols < 0, p outside [0, 1] or NaN, runs), UNSUPPORTED_DTYPE,
+ * NULL_POINTER (x, residual or y), ISA_UNAVAILABLE. */
 fastdrop_status fastdrop_bias_dropout_add_forward_runs(fastdrop_dtype dtype, const void* x, const void* bias,
                                                        const void* residual, void* y, int64_t rows, int64_t cols,
                                                        double p, uint64_t seed, uint64_t offset,

@@ -4,13 +4,15 @@
  * as void*, NULL meaning the legacy default stream. Results are bit-identical to the CPU functions
  * of fastdrop.h with the same arguments: the mask depends only on (seed, offset, element index).
  *
- * Common rules:
+ * Common rules (besides those of fastdrop.h: status codes, "Errors:", masks, in-place use):
  * - Pointers are device-accessible memory (device, managed or mapped host) of the current device
  *   (cudaSetDevice), and the stream belongs to that device. Element arrays (x, y, dy, dx) must be
- *   aligned to their element size; 16-byte aligned arrays take the fast, vectorised path.
+ *   aligned to their element size; 16-byte aligned arrays take the fast, vectorised path. Every
+ *   buffer must stay allocated until the work enqueued on `stream` has run.
  * - Arguments are checked as by the CPU functions (dtype, p in [0, 1], n >= 0, NULL pointers when
  *   n > 0; FASTDROP_ERROR_INVALID_VALUE for a misaligned element array) before CUDA is touched.
- *   A library built without CUDA returns FASTDROP_ERROR_CUDA_UNAVAILABLE from every function.
+ *   A library built without CUDA returns FASTDROP_ERROR_CUDA_UNAVAILABLE from every function
+ *   returning a status, without checking the arguments.
  * - Asynchronous: a function returns once the kernel is enqueued on `stream`, in stream order
  *   with the work before and after it. A CUDA error raised while the kernel runs surfaces at a
  *   later synchronisation, as for any kernel. Nothing synchronises, so a call can be captured in
@@ -33,25 +35,32 @@ extern "C" {
 #endif
 
 /* y = dropout(x) over n elements; mask_bits (ceil(n / 8) bytes, bit i & 7 of byte i >> 3, bits
- * past n zero) is written when not NULL. y may equal x (in place). */
+ * past n zero) is optional, written when not NULL. y may equal x (in place).
+ * Errors: UNSUPPORTED_DTYPE, INVALID_VALUE (n < 0, p outside [0, 1] or NaN, x or y misaligned),
+ * NULL_POINTER (x or y), CUDA_UNAVAILABLE, CUDA. */
 fastdrop_status fastdrop_cuda_dropout_forward(fastdrop_dtype dtype, const void* x, void* y,
                                               int64_t n, double p, uint64_t seed, uint64_t offset,
                                               uint8_t* mask_bits, void* stream);
 
 /* As fastdrop_cuda_dropout_forward, with (seed, offset) read from device memory when the kernel
  * runs: seed_offset[0] is the seed and seed_offset[1] the offset (8-byte aligned). A captured
- * CUDA graph can so be replayed with new values written there before each replay. */
+ * CUDA graph can so be replayed with new values written there before each replay.
+ * Errors: as fastdrop_cuda_dropout_forward, and NULL_POINTER (seed_offset, when n > 0) and
+ * INVALID_VALUE (seed_offset misaligned). */
 fastdrop_status fastdrop_cuda_dropout_forward_device_seed(fastdrop_dtype dtype, const void* x,
                                                           void* y, int64_t n, double p,
                                                           const uint64_t* seed_offset,
                                                           uint8_t* mask_bits, void* stream);
 
-/* dx = dropout backward of dy, the mask regenerated from (seed, offset): nothing was stored. */
+/* dx = dropout backward of dy, the mask regenerated from (seed, offset): nothing was stored.
+ * Errors: as fastdrop_cuda_dropout_forward (dy and dx for x and y). */
 fastdrop_status fastdrop_cuda_dropout_backward(fastdrop_dtype dtype, const void* dy, void* dx,
                                                int64_t n, double p, uint64_t seed, uint64_t offset,
                                                void* stream);
 
-/* dx = dropout backward of dy with the mask read from mask_bits as the forward wrote it. */
+/* dx = dropout backward of dy with the mask read from mask_bits as the forward wrote it.
+ * Errors: UNSUPPORTED_DTYPE, INVALID_VALUE (n < 0, p outside [0, 1] or NaN, dy or dx misaligned),
+ * NULL_POINTER (dy, dx or mask_bits), CUDA_UNAVAILABLE, CUDA. */
 fastdrop_status fastdrop_cuda_dropout_backward_bits(fastdrop_dtype dtype, const void* dy, void* dx,
                                                     int64_t n, double p, const uint8_t* mask_bits,
                                                     void* stream);
