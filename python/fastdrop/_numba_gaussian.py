@@ -5,12 +5,14 @@ Its C++ twins, whose names and order of operations it keeps:
   log_unit, quarter_turns, rotate_quarters, sincos_turn, gaussian_pair, gaussian_element (the
   float32 and float64 overloads here have a suffix each);
 - csrc/cpu/gaussian_kernel.cpp: the tile loop (noise of the tile's pairs, then y = x * n);
-- csrc/cpu/gaussian_api.cpp: fastdrop_gaussian_dropout_forward and _backward, chunks in parallel.
+- csrc/cpu/gaussian_api.cpp: gaussian_apply (pair_aligned runs, chunks in parallel) and the entry
+  points fastdrop_gaussian_dropout_forward, _backward and their _runs.
 
-The interface is fastdrop._native's (gaussian_forward, gaussian_backward). The stream, the
-16-bit conversions and the buffer checks are _numba_kernels'. As there, 32-bit words are carried
-in uint64 with explicit np.uint64 constants, float32 constants are np.float32 so that float32
-arithmetic stays float32, and fastmath stays off.
+The interface is fastdrop._native's (gaussian_forward, gaussian_backward, gaussian_forward_runs,
+gaussian_backward_runs). The stream, the chunks of a call's runs, the 16-bit conversions and the
+buffer checks are _numba_kernels'. As there, 32-bit words are carried in uint64 with explicit
+np.uint64 constants, float32 constants are np.float32 so that float32 arithmetic stays float32,
+and fastmath stays off.
 """
 
 from __future__ import annotations
@@ -21,10 +23,11 @@ import numpy as np
 from numba import njit, prange
 
 from ._numba_kernels import (
-    CHUNK, _buffer, _kind, _run, bfloat16_to_float, float_as_u32, float_to_bfloat16_rne, float_to_half_rne,
-    half_to_float, stream_block, u32_as_float,
+    _elementwise_arrays, _run, _single_run, _unit_runs, bfloat16_to_float, float_as_u32, float_to_bfloat16_rne,
+    float_to_half_rne, half_to_float, run_chunk, run_chunk_count, stream_block, u32_as_float,
 )
 
+_U2 = np.uint64(2)
 _U8 = np.uint64(8)
 _U23 = np.uint64(23)
 _U30 = np.uint64(30)
@@ -39,6 +42,9 @@ _HALF_QUARTER = np.uint64(0x20000000)
 # Units per tile (gaussian_kernel.cpp has 96 for the C++ vector stream; any multiple of 4 gives
 # the same values).
 TILE = 1024
+# Noise a tile computes: that of whole blocks from the block of its first unit, which in a shard
+# may lie 2 units past a block's start.
+SKEWED_TILE = TILE + 4
 
 # float32 constants, as the C++ float literals round them (checked: np.float32 of each double
 # is the float nearest the decimal).
@@ -183,68 +189,87 @@ def gaussian_pair_f64(word_even, word_odd, sigma):
 
 
 # ---- gaussian_kernel.cpp: the noise of a tile's blocks, one kernel per storage kind ----------
-# Tiles start at a multiple of 4 units (chunks and tiles are), so a tile is whole blocks and
-# whole pairs. The kernels differ only in how values widen and round back, as in _numba_kernels.
+# A tile's first unit is even (runs are checked to keep pairs whole), so its noise is that of
+# whole blocks from the block of that unit, read from the unit's place in them (skew 0 or 2; 0
+# in an unsharded call, whose tiles start at multiples of TILE), as the C++ reads its words from
+# words + (unit & 3). The kernels differ only in how values widen and round back, as in
+# _numba_kernels.
 
 
 @njit(cache=True, inline="always")
-def noise_f32(seed, offset, b0, nblocks, sigma, noise):
-    for i in range(nblocks):
+def noise_f32(seed, offset, unit, n, sigma, noise):
+    """Noise of units unit .. unit + n - 1 at noise[skew:], returning skew = unit & 3."""
+    skew = np.int64(unit & _THREE)
+    b0 = unit >> _U2
+    for i in range((skew + n + 3) // 4):
         c0, c1, c2, c3 = stream_block(seed, offset, b0 + np.uint64(i))
         noise[4 * i], noise[4 * i + 1] = gaussian_pair_f32(c0, c1, sigma)
         noise[4 * i + 2], noise[4 * i + 3] = gaussian_pair_f32(c2, c3, sigma)
+    return skew
 
 
 @njit(cache=True, inline="always")
-def noise_f64(seed, offset, b0, nblocks, sigma, noise):
-    for i in range(nblocks):
+def noise_f64(seed, offset, unit, n, sigma, noise):
+    """noise_f32 in float64."""
+    skew = np.int64(unit & _THREE)
+    b0 = unit >> _U2
+    for i in range((skew + n + 3) // 4):
         c0, c1, c2, c3 = stream_block(seed, offset, b0 + np.uint64(i))
         noise[4 * i], noise[4 * i + 1] = gaussian_pair_f64(c0, c1, sigma)
         noise[4 * i + 2], noise[4 * i + 3] = gaussian_pair_f64(c2, c3, sigma)
+    return skew
 
 
 @njit(cache=True, parallel=True, nogil=True)
-def gaussian_float16(n, x, y, seed, offset, sigma):
-    for c in prange((n + CHUNK - 1) // CHUNK):
-        noise = np.empty(TILE, np.float32)
-        for t in range(c * CHUNK, min(n, (c + 1) * CHUNK), TILE):
-            m = min(TILE, n - t)
-            noise_f32(seed, offset, np.uint64(t // 4), (m + 3) // 4, sigma, noise)
+def gaussian_float16(n, runs, x, y, seed, offset, sigma):
+    chunks, per_run = run_chunk_count(n, runs[1])
+    for c in prange(chunks):
+        noise = np.empty(SKEWED_TILE, np.float32)
+        start, end, unit, _ = run_chunk(c, per_run, runs)
+        for t in range(start, end, TILE):
+            m = min(TILE, end - t)
+            skew = noise_f32(seed, offset, unit + np.uint64(t - start), m, sigma, noise)
             for i in range(m):
-                y[t + i] = float_to_half_rne(half_to_float(x[t + i]) * noise[i])
+                y[t + i] = float_to_half_rne(half_to_float(x[t + i]) * noise[skew + i])
 
 
 @njit(cache=True, parallel=True, nogil=True)
-def gaussian_bfloat16(n, x, y, seed, offset, sigma):
-    for c in prange((n + CHUNK - 1) // CHUNK):
-        noise = np.empty(TILE, np.float32)
-        for t in range(c * CHUNK, min(n, (c + 1) * CHUNK), TILE):
-            m = min(TILE, n - t)
-            noise_f32(seed, offset, np.uint64(t // 4), (m + 3) // 4, sigma, noise)
+def gaussian_bfloat16(n, runs, x, y, seed, offset, sigma):
+    chunks, per_run = run_chunk_count(n, runs[1])
+    for c in prange(chunks):
+        noise = np.empty(SKEWED_TILE, np.float32)
+        start, end, unit, _ = run_chunk(c, per_run, runs)
+        for t in range(start, end, TILE):
+            m = min(TILE, end - t)
+            skew = noise_f32(seed, offset, unit + np.uint64(t - start), m, sigma, noise)
             for i in range(m):
-                y[t + i] = float_to_bfloat16_rne(bfloat16_to_float(x[t + i]) * noise[i])
+                y[t + i] = float_to_bfloat16_rne(bfloat16_to_float(x[t + i]) * noise[skew + i])
 
 
 @njit(cache=True, parallel=True, nogil=True)
-def gaussian_float32(n, x, y, seed, offset, sigma):
-    for c in prange((n + CHUNK - 1) // CHUNK):
-        noise = np.empty(TILE, np.float32)
-        for t in range(c * CHUNK, min(n, (c + 1) * CHUNK), TILE):
-            m = min(TILE, n - t)
-            noise_f32(seed, offset, np.uint64(t // 4), (m + 3) // 4, sigma, noise)
+def gaussian_float32(n, runs, x, y, seed, offset, sigma):
+    chunks, per_run = run_chunk_count(n, runs[1])
+    for c in prange(chunks):
+        noise = np.empty(SKEWED_TILE, np.float32)
+        start, end, unit, _ = run_chunk(c, per_run, runs)
+        for t in range(start, end, TILE):
+            m = min(TILE, end - t)
+            skew = noise_f32(seed, offset, unit + np.uint64(t - start), m, sigma, noise)
             for i in range(m):
-                y[t + i] = x[t + i] * noise[i]
+                y[t + i] = x[t + i] * noise[skew + i]
 
 
 @njit(cache=True, parallel=True, nogil=True)
-def gaussian_float64(n, x, y, seed, offset, sigma):
-    for c in prange((n + CHUNK - 1) // CHUNK):
-        noise = np.empty(TILE, np.float64)
-        for t in range(c * CHUNK, min(n, (c + 1) * CHUNK), TILE):
-            m = min(TILE, n - t)
-            noise_f64(seed, offset, np.uint64(t // 4), (m + 3) // 4, sigma, noise)
+def gaussian_float64(n, runs, x, y, seed, offset, sigma):
+    chunks, per_run = run_chunk_count(n, runs[1])
+    for c in prange(chunks):
+        noise = np.empty(SKEWED_TILE, np.float64)
+        start, end, unit, _ = run_chunk(c, per_run, runs)
+        for t in range(start, end, TILE):
+            m = min(TILE, end - t)
+            skew = noise_f64(seed, offset, unit + np.uint64(t - start), m, sigma, noise)
             for i in range(m):
-                y[t + i] = x[t + i] * noise[i]
+                y[t + i] = x[t + i] * noise[skew + i]
 
 
 # ---- gaussian_api.cpp: the module interface (fastdrop._native's) -----------------------------
@@ -260,22 +285,41 @@ def _check_p(p):
     return p
 
 
-def _apply(in_name, dtype, src, dst, p, seed, offset):
-    _, storage, compute = _kind(dtype)
+def _pair_runs(runs, n):
+    """runs as _unit_runs checks them, and pair_aligned: first, run_length and run_stride even, so
+    that no Box-Muller pair is split between shards."""
+    unit_runs = _unit_runs(runs, n)
+    if any(int(v) % 2 for v in unit_runs):
+        raise ValueError("runs: first, run_length and run_stride must be even (whole Box-Muller pairs)")
+    return unit_runs
+
+
+def _apply(in_name, dtype, src, dst, p, seed, offset, runs):
+    """gaussian_apply: dst = src * n over the units of runs (None: unsharded, element i is unit i)."""
+    _, compute, n, xs, ys = _elementwise_arrays(dtype, in_name, src, dst)
     p = _check_p(p)
-    n = np.asarray(src).nbytes // np.dtype(storage).itemsize
-    xs = _buffer(src, in_name, storage, n, False)
-    ys = _buffer(dst, "out", storage, n, True)
+    unit_runs = _single_run(n) if runs is None else _pair_runs(runs, n)
     sigma_f32, sigma_f64 = make_gaussian_params(p)
-    _run(_KERNELS[dtype], n, n, xs, ys, np.uint64(seed), np.uint64(offset),
+    _run(_KERNELS[dtype], n, n, unit_runs, xs, ys, np.uint64(seed), np.uint64(offset),
          sigma_f64 if compute is np.float64 else sigma_f32)
 
 
 def gaussian_forward(dtype, x, y, p, seed, offset):
     """y = x * n, n = 1 + sqrt(p / (1 - p)) z with z standard normal from (seed, offset); y may be x."""
-    _apply("x", dtype, x, y, p, seed, offset)
+    _apply("x", dtype, x, y, p, seed, offset, None)
 
 
 def gaussian_backward(dtype, dy, dx, p, seed, offset):
     """dx = dy * n with the forward's noise, regenerated from (seed, offset)."""
-    _apply("grad", dtype, dy, dx, p, seed, offset)
+    _apply("grad", dtype, dy, dx, p, seed, offset, None)
+
+
+def gaussian_forward_runs(dtype, x, y, p, seed, offset, runs):
+    """gaussian_forward for a shard whose element r * run_length + j is unit first + r * run_stride
+    + j, runs being (first, run_length, run_stride), all three even."""
+    _apply("x", dtype, x, y, p, seed, offset, runs)
+
+
+def gaussian_backward_runs(dtype, dy, dx, p, seed, offset, runs):
+    """gaussian_backward for the units of runs (as gaussian_forward_runs')."""
+    _apply("grad", dtype, dy, dx, p, seed, offset, runs)

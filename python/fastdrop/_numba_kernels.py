@@ -9,12 +9,19 @@ Its C++ twins, whose structure and names it keeps:
 - csrc/cpu/dropout_kernel.cpp: tile_words and the tile loops (keeps of a tile, element loop, masks);
 - csrc/cpu/broadcast_kernel.cpp and the row-segment walk of api.cpp's fastdrop_apply_mask_bits:
   unit_bit, unit_keeps;
-- csrc/cpu/api.cpp: calls split into chunks of 32768 units run in parallel, so that results do
-  not depend on the thread count.
+- csrc/cpu/api_common.h: for_each_run_chunk (run_chunk_count, run_chunk), single_run,
+  valid_runs: calls split into chunks of 32768 elements that never cross a run, run in parallel,
+  so that results do not depend on the thread count;
+- csrc/cpu/api.cpp: the entry points, each one _run_dropout call here (where the C++ calls
+  forward_over, alpha_forward_over or alpha_backward_over, with the single run or the caller's).
 
 The interface is that of the compiled module fastdrop._native (forward, backward_bits, mask_bits,
-apply_mask_bits, alpha_forward, alpha_backward, stream_words, set_num_threads, get_num_threads),
-so the front-end can call either. 16-bit floats are handled as their raw uint16 bits.
+apply_mask_bits, alpha_forward, alpha_backward, stream_words, set_num_threads, get_num_threads,
+and for shards of a logical tensor forward_runs, mask_bits_runs, alpha_forward_runs,
+alpha_backward_runs), so the front-end can call either. 16-bit floats are handled as their raw
+uint16 bits. A call's runs (first, run_length, run_stride) say which unit each element is:
+element r * run_length + j is unit first + r * run_stride + j; an unsharded call is the single
+run (0, n, n), so one kernel serves both.
 
 Numba widens uint32 arithmetic to uint64 (and mixing uint64 with a signed int gives float64), so
 32-bit words are carried in uint64 with explicit np.uint64 constants and masks. Every function is
@@ -29,6 +36,7 @@ which keeps a cold start about a third shorter at no cost in speed.
 from __future__ import annotations
 
 import math
+import operator
 
 import numba
 import numpy as np
@@ -57,6 +65,10 @@ CHUNK = 1 << 15
 PARALLEL_MIN = 1 << 16
 # Units per tile (dropout_kernel.cpp kTile): a tile's keeps and values stay in L1 between loops.
 TILE = 1024
+# Bytes of a tile's keeps: those of whole blocks from the block of its first unit, which in a
+# shard may lie up to 3 units past a block's start (TILE + 4), rounded up to whole uint64s for
+# the 8-keep views.
+SKEWED_TILE = TILE + 8
 # Dimensions apply_mask_bits takes (api.cpp kMaxDims); callers merge adjacent dimensions first.
 MAX_DIMS = 16
 
@@ -323,40 +335,51 @@ def unpack8(byte):
 
 
 @njit(cache=True)
-def tile_keeps(seed, offset, threshold, drop_all, first, n, bits_in, shape, unit_strides, keep):
-    """keep[0, n) (0 or 1) of the elements first .. first + n - 1 of a tile; first is a multiple of 8.
+def tile_keeps(seed, offset, threshold, drop_all, unit, position, n, bits_in, shape, unit_strides, keep):
+    """keep[0, n) (0 or 1) of a tile: the elements position .. position + n - 1 of the call (position
+    a multiple of 8), whose units are unit .. unit + n - 1; keep holds SKEWED_TILE bytes.
 
     From bits_in's bits of the units of a broadcast shape when shape is not empty
-    (apply_mask_bits); else from the stream when bits_in is empty (forward), else from its bit i
-    (backward_bits). The stream is decided a block at a time: its 4 keeps go out as the 4 bytes of
-    one uint32 (in memory order on a little-endian CPU, as the C++ pack8/unpack8 assume too).
+    (apply_mask_bits); else from the stream when bits_in is empty (forward), else from its bit
+    `position + i` (backward_bits). The stream is decided a block at a time: its 4 keeps go out as
+    the 4 bytes of one uint32 (in memory order on a little-endian CPU, as the C++ pack8/unpack8
+    assume too), from the block of the tile's first unit; when that unit is not the block's first
+    (shards only: an unsharded call's tiles start at multiples of TILE), the keeps then move down
+    past the skew, as the C++ reads the words from words + (unit & 3).
     """
     if shape.size != 0:
-        unit_keeps(first, n, bits_in, shape, unit_strides, keep)
+        unit_keeps(position, n, bits_in, shape, unit_strides, keep)
     elif bits_in.size == 0:
+        skew = np.int64(unit & _U3)
+        b0 = unit >> _U2
         keep4 = keep.view(np.uint32)
-        for i in range((n + 3) // 4):
-            c0, c1, c2, c3 = stream_block(seed, offset, np.uint64(first // 4 + i))
+        for i in range((skew + n + 3) // 4):
+            c0, c1, c2, c3 = stream_block(seed, offset, b0 + np.uint64(i))
             keep4[i] = (np.uint64(keeps(c0, threshold, drop_all))
                         | np.uint64(keeps(c1, threshold, drop_all)) << _U8
                         | np.uint64(keeps(c2, threshold, drop_all)) << _U16
                         | np.uint64(keeps(c3, threshold, drop_all)) << _U24)
+        if skew:
+            for i in range(n):
+                keep[i] = keep[skew + i]
     else:
-        bits = bits_in[first // 8:]
+        bits = bits_in[position // 8:]
         keep8 = keep.view(np.uint64)
         for j in range((n + 7) // 8):
             keep8[j] = unpack8(bits[j])
 
 
 @njit(cache=True)
-def store_masks(first, n, keep, mask_bits, mask_bytes):
-    """The keeps of a tile into the masks asked for (an empty array was not asked for)."""
+def store_masks(position, bit, n, keep, mask_bits, mask_bytes):
+    """The keeps of a tile into the masks asked for (an empty array was not asked for): those of
+    elements position .. position + n - 1 as mask bytes, as mask bits from bit `bit` on (a multiple
+    of 8; past position when each run's bits start at a whole byte, mask_bits_runs)."""
     if mask_bytes.size != 0:
-        out = mask_bytes[first:first + n]
+        out = mask_bytes[position:position + n]
         for i in range(n):
             out[i] = keep[i] != 0
     if mask_bits.size != 0:
-        out = mask_bits[first // 8:]
+        out = mask_bits[bit // 8:]
         keep8 = keep.view(np.uint64)
         whole = n // 8
         for j in range(whole):
@@ -369,70 +392,108 @@ def store_masks(first, n, keep, mask_bits, mask_bytes):
             out[whole] = last
 
 
+# ---- api_common.h: for_each_run_chunk -------------------------------------------------------
+
+
+@njit(cache=True, inline="always")
+def run_chunk_count(n, run_length):
+    """(chunks, chunks per run) of a call of n elements in runs of run_length: chunks never cross a run."""
+    if n == 0:
+        return 0, 1
+    per_run = (run_length + CHUNK - 1) // CHUNK
+    return n // run_length * per_run, per_run
+
+
+@njit(cache=True, inline="always")
+def run_chunk(c, per_run, runs):
+    """Chunk c of a call whose element r * run_length + j is unit first + r * run_stride + j, runs
+    being (first, run_length, run_stride): its elements [start, end), the unit of element start,
+    and the bit where its keep bits start when each run's bits start at a whole byte (start itself
+    for a single run). Chunks start at a multiple of CHUNK within their run.
+    """
+    first, run_length, run_stride = runs
+    run = c // per_run
+    at = c % per_run * CHUNK
+    start = run * run_length + at
+    end = start + min(CHUNK, run_length - at)
+    unit = first + np.uint64(run) * run_stride + np.uint64(at)
+    bit = run * 8 * ((run_length + 7) // 8) + at
+    return start, end, unit, bit
+
+
 # ---- api.cpp: chunks in parallel, one kernel per storage kind --------------------------------
-# Each kernel does every call but stream_words: the element op (op, scale, keep_add, drop_value)
-# and the source of the keeps (see tile_keeps) are arguments. They differ only in the element
-# loop: a Numba function handed another as an argument compiles, and misses the disk cache, once
-# per function object. Each tile of x is first copied into xt: when y is x (in place) LLVM's
-# overlap check would otherwise pick its scalar loop.
+# Each kernel does every call but stream_words: the runs, the element op (op, scale, keep_add,
+# drop_value) and the source of the keeps (see tile_keeps) are arguments. They differ only in the
+# element loop: a Numba function handed another as an argument compiles, and misses the disk
+# cache, once per function object. Each tile of x is first copied into xt: when y is x (in place)
+# LLVM's overlap check would otherwise pick its scalar loop.
 
 
 @njit(cache=True, parallel=True, nogil=True)
-def dropout_float16(n, x, y, seed, offset, threshold, drop_all, op, scale, keep_add, drop_value,
+def dropout_float16(n, runs, x, y, seed, offset, threshold, drop_all, op, scale, keep_add, drop_value,
                     bits_in, shape, unit_strides, mask_bits, mask_bytes):
-    for c in prange((n + CHUNK - 1) // CHUNK):
-        keep = np.empty(TILE, np.uint8)
+    chunks, per_run = run_chunk_count(n, runs[1])
+    for c in prange(chunks):
+        keep = np.empty(SKEWED_TILE, np.uint8)
         xt = np.empty(TILE, x.dtype)
-        for t in range(c * CHUNK, min(n, (c + 1) * CHUNK), TILE):
-            m = min(TILE, n - t)
-            tile_keeps(seed, offset, threshold, drop_all, t, m, bits_in, shape, unit_strides, keep)
+        start, end, unit, bit = run_chunk(c, per_run, runs)
+        for t in range(start, end, TILE):
+            m = min(TILE, end - t)
+            tile_keeps(seed, offset, threshold, drop_all, unit + np.uint64(t - start), t, m, bits_in, shape,
+                       unit_strides, keep)
             xs, ys = x[t:t + m], y[t:t + m]
             for i in range(m):
                 xt[i] = xs[i]
             for i in range(m):
                 ys[i] = float_to_half_rne(element_op(op, half_to_float(xt[i]), keep[i] != 0, scale, keep_add,
                                                      drop_value))
-            store_masks(t, m, keep, mask_bits, mask_bytes)
+            store_masks(t, bit + (t - start), m, keep, mask_bits, mask_bytes)
 
 
 @njit(cache=True, parallel=True, nogil=True)
-def dropout_bfloat16(n, x, y, seed, offset, threshold, drop_all, op, scale, keep_add, drop_value,
+def dropout_bfloat16(n, runs, x, y, seed, offset, threshold, drop_all, op, scale, keep_add, drop_value,
                      bits_in, shape, unit_strides, mask_bits, mask_bytes):
-    for c in prange((n + CHUNK - 1) // CHUNK):
-        keep = np.empty(TILE, np.uint8)
+    chunks, per_run = run_chunk_count(n, runs[1])
+    for c in prange(chunks):
+        keep = np.empty(SKEWED_TILE, np.uint8)
         xt = np.empty(TILE, x.dtype)
-        for t in range(c * CHUNK, min(n, (c + 1) * CHUNK), TILE):
-            m = min(TILE, n - t)
-            tile_keeps(seed, offset, threshold, drop_all, t, m, bits_in, shape, unit_strides, keep)
+        start, end, unit, bit = run_chunk(c, per_run, runs)
+        for t in range(start, end, TILE):
+            m = min(TILE, end - t)
+            tile_keeps(seed, offset, threshold, drop_all, unit + np.uint64(t - start), t, m, bits_in, shape,
+                       unit_strides, keep)
             xs, ys = x[t:t + m], y[t:t + m]
             for i in range(m):
                 xt[i] = xs[i]
             for i in range(m):
                 ys[i] = float_to_bfloat16_rne(element_op(op, bfloat16_to_float(xt[i]), keep[i] != 0, scale,
                                                          keep_add, drop_value))
-            store_masks(t, m, keep, mask_bits, mask_bytes)
+            store_masks(t, bit + (t - start), m, keep, mask_bits, mask_bytes)
 
 
 @njit(cache=True, parallel=True, nogil=True)
-def dropout_float(n, x, y, seed, offset, threshold, drop_all, op, scale, keep_add, drop_value,
+def dropout_float(n, runs, x, y, seed, offset, threshold, drop_all, op, scale, keep_add, drop_value,
                   bits_in, shape, unit_strides, mask_bits, mask_bytes):
     """float32 and float64 (one specialisation each), whose storage type is their compute type.
 
     mask_bits runs it with empty x and y, as the C++ runs the tile loop with no data.
     """
-    for c in prange((n + CHUNK - 1) // CHUNK):
-        keep = np.empty(TILE, np.uint8)
+    chunks, per_run = run_chunk_count(n, runs[1])
+    for c in prange(chunks):
+        keep = np.empty(SKEWED_TILE, np.uint8)
         xt = np.empty(TILE, x.dtype)
-        for t in range(c * CHUNK, min(n, (c + 1) * CHUNK), TILE):
-            m = min(TILE, n - t)
-            tile_keeps(seed, offset, threshold, drop_all, t, m, bits_in, shape, unit_strides, keep)
+        start, end, unit, bit = run_chunk(c, per_run, runs)
+        for t in range(start, end, TILE):
+            m = min(TILE, end - t)
+            tile_keeps(seed, offset, threshold, drop_all, unit + np.uint64(t - start), t, m, bits_in, shape,
+                       unit_strides, keep)
             if x.size != 0:
                 xs, ys = x[t:t + m], y[t:t + m]
                 for i in range(m):
                     xt[i] = xs[i]
                 for i in range(m):
                     ys[i] = element_op(op, xt[i], keep[i] != 0, scale, keep_add, drop_value)
-            store_masks(t, m, keep, mask_bits, mask_bytes)
+            store_masks(t, bit + (t - start), m, keep, mask_bits, mask_bytes)
 
 
 @njit(cache=True, parallel=True, nogil=True)
@@ -501,6 +562,33 @@ def _buffer(a, what, storage, size, writable):
     return a.reshape(-1).view(storage)
 
 
+def _elementwise_arrays(dtype, in_name, src, dst):
+    """(kernel, compute dtype, n, src, dst) of a call that maps src to dst, n items each, their
+    memory checked as the native module checks it."""
+    kernel, storage, compute = _kind(dtype)
+    n = np.asarray(src).nbytes // np.dtype(storage).itemsize
+    return kernel, compute, n, _buffer(src, in_name, storage, n, False), _buffer(dst, "out", storage, n, True)
+
+
+def _single_run(n):
+    """The runs of an unsharded call, element i being unit i (api_common.h single_run)."""
+    return np.uint64(0), np.int64(n), np.uint64(n)
+
+
+def _unit_runs(runs, n):
+    """runs (first, run_length, run_stride) of a call of n elements as the kernels take them,
+    checked as api_common.h valid_runs checks them; out-of-range values are refused as the native
+    module's argument conversion refuses them (TypeError)."""
+    if len(runs) != 3:
+        raise TypeError(f"runs: expected (first, run_length, run_stride), got {runs!r}")
+    first, run_length, run_stride = (operator.index(v) for v in runs)
+    if not (0 <= first < 2**64 and 0 <= run_stride < 2**64 and -2**63 <= run_length < 2**63):
+        raise TypeError(f"runs: expected first and run_stride in [0, 2**64), run_length an int64, got {runs!r}")
+    if run_length < 0 or (n > 0 and (run_length == 0 or n % run_length)):
+        raise ValueError("runs: run_length must be positive and divide n")
+    return np.uint64(first), np.int64(run_length), np.uint64(run_stride)
+
+
 def _run(kernel, n, *args):
     # Numba's thread count belongs to the calling thread; setting it at each call makes
     # set_num_threads global, as the native module's is.
@@ -508,48 +596,62 @@ def _run(kernel, n, *args):
     kernel(*args)
 
 
-def _run_dropout(kernel, n, x, y, params, op, bits_in=_NO_BITS, shape=_NO_DIMS, unit_strides=_NO_DIMS,
+def _run_dropout(kernel, n, runs, x, y, params, op, bits_in=_NO_BITS, shape=_NO_DIMS, unit_strides=_NO_DIMS,
                  mask_bits=_NO_BITS, mask_bytes=_NO_BYTES):
-    """One of the dropout kernels over n elements, op being (code, scale, keep_add, drop_value)."""
+    """One of the dropout kernels over n elements of the units of runs (see _unit_runs), op being
+    (code, scale, keep_add, drop_value)."""
     seed, offset, threshold, drop_all = params[:4]
-    _run(kernel, n, n, x, y, seed, offset, threshold, drop_all, *op, bits_in, shape, unit_strides, mask_bits,
+    _run(kernel, n, n, runs, x, y, seed, offset, threshold, drop_all, *op, bits_in, shape, unit_strides, mask_bits,
          mask_bytes)
 
 
 def forward(dtype, x, y, p, seed, offset, mask_bits=None, mask_bytes=None):
     """y = dropout(x) for units 0 .. n - 1 of call (seed, offset); optionally the keep masks."""
-    kernel, storage, compute = _kind(dtype)
-    n = np.asarray(x).nbytes // np.dtype(storage).itemsize
-    xs = _buffer(x, "x", storage, n, False)
-    ys = _buffer(y, "out", storage, n, True)
+    kernel, compute, n, xs, ys = _elementwise_arrays(dtype, "x", x, y)
     bits = _NO_BITS if mask_bits is None else _buffer(mask_bits, "mask_bits", np.uint8, (n + 7) // 8, True)
     keep = _NO_BYTES if mask_bytes is None else _buffer(mask_bytes, "mask_bytes", np.bool_, n, True)
     params = make_dropout_params(p, seed, offset)
-    _run_dropout(kernel, n, xs, ys, params, _dropout_op(scale_of(params, compute)), mask_bits=bits,
+    _run_dropout(kernel, n, _single_run(n), xs, ys, params, _dropout_op(scale_of(params, compute)), mask_bits=bits,
                  mask_bytes=keep)
+
+
+def forward_runs(dtype, x, y, p, seed, offset, runs):
+    """y = dropout(x) for a shard of a logical tensor whose element r * run_length + j is unit
+    first + r * run_stride + j of call (seed, offset), runs being (first, run_length, run_stride);
+    also its backward, the mask regenerated."""
+    kernel, compute, n, xs, ys = _elementwise_arrays(dtype, "x", x, y)
+    params = make_dropout_params(p, seed, offset)
+    _run_dropout(kernel, n, _unit_runs(runs, n), xs, ys, params, _dropout_op(scale_of(params, compute)))
 
 
 def backward_bits(dtype, dy, dx, p, mask_bits):
     """dx = keep ? dy * scale : 0 with keep from bit (i & 7) of mask_bits[i >> 3]."""
-    kernel, storage, compute = _kind(dtype)
-    n = np.asarray(dy).nbytes // np.dtype(storage).itemsize
-    gs = _buffer(dy, "grad", storage, n, False)
-    dxs = _buffer(dx, "out", storage, n, True)
+    kernel, compute, n, gs, dxs = _elementwise_arrays(dtype, "grad", dy, dx)
     bits = _buffer(mask_bits, "mask_bits", np.uint8, (n + 7) // 8, False)
     params = make_dropout_params(p, 0, 0)
-    _run_dropout(kernel, n, gs, dxs, params, _dropout_op(scale_of(params, compute)), bits_in=bits)
+    _run_dropout(kernel, n, _single_run(n), gs, dxs, params, _dropout_op(scale_of(params, compute)), bits_in=bits)
 
 
 def mask_bits(n, p, seed, offset, bits):
     """Keep bits alone of units 0 .. n - 1 of call (seed, offset): bit (i & 7) of bits[i >> 3],
-    the bits past n 0. The float32 kernel runs with no data (no specialisation of its own)."""
+    the bits past n 0; mask_bits_runs of the single run (0, n, n)."""
+    mask_bits_runs(n, p, seed, offset, (0, n, n), bits)
+
+
+def mask_bits_runs(n, p, seed, offset, runs, bits):
+    """Keep bits alone of the units of runs (as forward_runs') of call (seed, offset): those of run
+    r from byte r * ceil(run_length / 8) of bits on, bit (j & 7) of byte j >> 3 of them for its
+    element j, the bits past run_length 0. The float32 kernel runs with no data (no specialisation
+    of its own)."""
     n = int(n)
     if n < 0:
         raise ValueError("n: expected a count >= 0")
-    out = _buffer(bits, "mask_bits", np.uint8, (n + 7) // 8, True)
+    unit_runs = _unit_runs(runs, n)
+    run_length = int(unit_runs[1])
+    out = _buffer(bits, "mask_bits", np.uint8, n // run_length * ((run_length + 7) // 8) if n else 0, True)
     params = make_dropout_params(p, seed, offset)
-    _run_dropout(dropout_float, n, _NO_DATA, _NO_DATA, params, _dropout_op(scale_of(params, np.float32)),
-                 mask_bits=out)
+    _run_dropout(dropout_float, n, unit_runs, _NO_DATA, _NO_DATA, params,
+                 _dropout_op(scale_of(params, np.float32)), mask_bits=out)
 
 
 def apply_mask_bits(kind, dtype, x, y, shape, unit_strides, p, unit_bits):
@@ -589,29 +691,39 @@ def apply_mask_bits(kind, dtype, x, y, shape, unit_strides, p, unit_bits):
         op = _dropout_op(alpha[0])
     else:
         op = _dropout_op(scale_of(params, compute))
-    _run_dropout(kernel, n, xs, ys, params, op, bits_in=bits, shape=dims, unit_strides=strides)
+    _run_dropout(kernel, n, _single_run(n), xs, ys, params, op, bits_in=bits, shape=dims, unit_strides=strides)
 
 
 def alpha_forward(dtype, x, y, p, seed, offset, mask_bits=None):
     """y = alpha dropout of x for units 0 .. n - 1 of call (seed, offset); optionally the keep bits."""
-    kernel, storage, compute = _kind(dtype)
-    n = np.asarray(x).nbytes // np.dtype(storage).itemsize
-    xs = _buffer(x, "x", storage, n, False)
-    ys = _buffer(y, "out", storage, n, True)
+    kernel, compute, n, xs, ys = _elementwise_arrays(dtype, "x", x, y)
     bits = _NO_BITS if mask_bits is None else _buffer(mask_bits, "mask_bits", np.uint8, (n + 7) // 8, True)
     params = make_dropout_params(p, seed, offset)
-    _run_dropout(kernel, n, xs, ys, params, _alpha_op(alpha_of(make_alpha_params(p), compute)), mask_bits=bits)
+    _run_dropout(kernel, n, _single_run(n), xs, ys, params, _alpha_op(alpha_of(make_alpha_params(p), compute)),
+                 mask_bits=bits)
+
+
+def alpha_forward_runs(dtype, x, y, p, seed, offset, runs):
+    """y = alpha dropout of x for the units of runs (as forward_runs') of call (seed, offset)."""
+    kernel, compute, n, xs, ys = _elementwise_arrays(dtype, "x", x, y)
+    params = make_dropout_params(p, seed, offset)
+    _run_dropout(kernel, n, _unit_runs(runs, n), xs, ys, params, _alpha_op(alpha_of(make_alpha_params(p), compute)))
 
 
 def alpha_backward(dtype, dy, dx, p, seed, offset):
     """dx = keep ? dy * a : 0, the mask regenerated from (seed, offset): dropout's backward with
     the scale a in place of 1 / (1 - p)."""
-    kernel, storage, compute = _kind(dtype)
-    n = np.asarray(dy).nbytes // np.dtype(storage).itemsize
-    gs = _buffer(dy, "grad", storage, n, False)
-    dxs = _buffer(dx, "out", storage, n, True)
+    kernel, compute, n, gs, dxs = _elementwise_arrays(dtype, "grad", dy, dx)
     params = make_dropout_params(p, seed, offset)
-    _run_dropout(kernel, n, gs, dxs, params, _dropout_op(alpha_of(make_alpha_params(p), compute)[0]))
+    _run_dropout(kernel, n, _single_run(n), gs, dxs, params, _dropout_op(alpha_of(make_alpha_params(p), compute)[0]))
+
+
+def alpha_backward_runs(dtype, dy, dx, p, seed, offset, runs):
+    """alpha_backward for the units of runs (as forward_runs')."""
+    kernel, compute, n, gs, dxs = _elementwise_arrays(dtype, "grad", dy, dx)
+    params = make_dropout_params(p, seed, offset)
+    _run_dropout(kernel, n, _unit_runs(runs, n), gs, dxs, params,
+                 _dropout_op(alpha_of(make_alpha_params(p), compute)[0]))
 
 
 def stream_words(seed, offset, first, words):
