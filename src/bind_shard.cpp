@@ -20,19 +20,28 @@ using Runs = std::tuple<uint64_t, int64_t, uint64_t>;
 using ElementwiseRunsAbi = fastdrop_status (*)(fastdrop_dtype, const void*, void*, int64_t, double, uint64_t, uint64_t,
                                                const fastdrop_unit_runs*);
 
-fastdrop_unit_runs unit_runs(const Runs& runs) {
-  return fastdrop_unit_runs{std::get<0>(runs), std::get<1>(runs), std::get<2>(runs)};
+// The runs of a call of n elements, refused with an error that names them (the C ABI's status
+// string speaks of p and counts). Gaussian dropout's runs must also hold whole pairs.
+fastdrop_unit_runs unit_runs(const Runs& runs, int64_t n, bool pairs = false) {
+  const fastdrop_unit_runs call_runs{std::get<0>(runs), std::get<1>(runs), std::get<2>(runs)};
+  if (call_runs.run_length < 0 || (n > 0 && (call_runs.run_length == 0 || n % call_runs.run_length))) {
+    throw py::value_error("runs: run_length must be positive and divide n");
+  }
+  if (pairs && (call_runs.first % 2 || call_runs.run_length % 2 || call_runs.run_stride % 2)) {
+    throw py::value_error("runs: Gaussian dropout needs even first, run_length and run_stride (whole pairs)");
+  }
+  return call_runs;
 }
 
 // out = op(in) for the flat arrays of one sharded call.
 void elementwise(ElementwiseRunsAbi abi, const char* in_name, const std::string& dtype_name, const py::array& in,
-                 const py::array& out, double p, uint64_t seed, uint64_t offset, const Runs& runs) {
+                 const py::array& out, double p, uint64_t seed, uint64_t offset, const Runs& runs, bool pairs) {
   const fastdrop_dtype dtype = dtype_from_name(dtype_name);
   check_items(in, dtype, in_name);
   const py::ssize_t n = in.size();
   const void* src = buffer(in, in_name, n * item_size(dtype), false);
   void* dst = buffer(out, "out", n * item_size(dtype), true);
-  const fastdrop_unit_runs call_runs = unit_runs(runs);
+  const fastdrop_unit_runs call_runs = unit_runs(runs, n, pairs);
   fastdrop_status status;
   {
     py::gil_scoped_release release;
@@ -41,20 +50,20 @@ void elementwise(ElementwiseRunsAbi abi, const char* in_name, const std::string&
   check(status);
 }
 
-void bind_elementwise(py::module_& m, const char* name, ElementwiseRunsAbi abi, const char* in_name, const char* doc) {
+void bind_elementwise(py::module_& m, const char* name, ElementwiseRunsAbi abi, const char* in_name, const char* doc,
+                      bool pairs = false) {
   m.def(
       name,
-      [abi, in_name](const std::string& dtype, const py::array& in, const py::array& out, double p, uint64_t seed,
-                     uint64_t offset, const Runs& runs) { elementwise(abi, in_name, dtype, in, out, p, seed, offset, runs); },
+      [abi, in_name, pairs](const std::string& dtype, const py::array& in, const py::array& out, double p,
+                            uint64_t seed, uint64_t offset,
+                            const Runs& runs) { elementwise(abi, in_name, dtype, in, out, p, seed, offset, runs, pairs); },
       py::arg("dtype"), py::arg("x"), py::arg("y"), py::arg("p"), py::arg("seed"), py::arg("offset"), py::arg("runs"),
       doc);
 }
 
 void mask_bits_runs(int64_t n, double p, uint64_t seed, uint64_t offset, const Runs& runs, const py::array& bits) {
-  const fastdrop_unit_runs call_runs = unit_runs(runs);
-  if (n < 0 || call_runs.run_length < 0 || (n > 0 && (call_runs.run_length == 0 || n % call_runs.run_length))) {
-    throw py::value_error("runs: run_length must be positive and divide n");
-  }
+  if (n < 0) throw py::value_error("n: expected a count >= 0");
+  const fastdrop_unit_runs call_runs = unit_runs(runs, n);
   const int64_t bytes = n ? n / call_runs.run_length * ((call_runs.run_length + 7) / 8) : 0;
   auto* out = static_cast<uint8_t*>(buffer(bits, "mask_bits", bytes, true));
   fastdrop_status status;
@@ -76,7 +85,7 @@ void bias_dropout_add_forward_runs(const std::string& dtype_name, const py::arra
   const void* bp = bias ? buffer(*bias, "bias", cols * item_size(dtype), false) : nullptr;
   const void* rp = buffer(residual, "residual", n * item_size(dtype), false);
   void* yp = buffer(y, "out", n * item_size(dtype), true);
-  const fastdrop_unit_runs call_runs = unit_runs(runs);
+  const fastdrop_unit_runs call_runs = unit_runs(runs, n);
   fastdrop_status status;
   {
     py::gil_scoped_release release;
@@ -94,9 +103,9 @@ void bind_shard(py::module_& m) {
   bind_elementwise(m, "alpha_backward_runs", fastdrop_alpha_dropout_backward_runs, "grad",
                    "alpha dropout's backward of a shard, the mask regenerated");
   bind_elementwise(m, "gaussian_forward_runs", fastdrop_gaussian_dropout_forward_runs, "x",
-                   "Gaussian dropout of a shard (runs of whole Box-Muller pairs)");
+                   "Gaussian dropout of a shard (runs of whole Box-Muller pairs)", true);
   bind_elementwise(m, "gaussian_backward_runs", fastdrop_gaussian_dropout_backward_runs, "grad",
-                   "Gaussian dropout's backward of a shard, the noise regenerated");
+                   "Gaussian dropout's backward of a shard, the noise regenerated", true);
   m.def("mask_bits_runs", &mask_bits_runs, py::arg("n"), py::arg("p"), py::arg("seed"), py::arg("offset"),
         py::arg("runs"), py::arg("bits"), "keep bits of a shard's units, each run from a whole byte");
   m.def("bias_dropout_add_forward_runs", &bias_dropout_add_forward_runs, py::arg("dtype"), py::arg("x"),
