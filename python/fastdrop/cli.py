@@ -8,7 +8,7 @@ import json
 import sys
 
 from .bench import cases as bench_cases
-from .bench import compare, devices, machine, report, results_file, runner, threads
+from .bench import compare, devices, machine, plot, report, results_file, runner, threads
 
 
 def _list_of(valid: tuple[str, ...], what: str):
@@ -77,6 +77,9 @@ def _add_bench_arguments(bench: argparse.ArgumentParser) -> None:
                        help="run nothing: compare two --json files case by case")
     bench.add_argument("--json", metavar="PATH", default=None,
                        help="also write the results and machine info to PATH as JSON")
+    bench.add_argument("--plot", metavar="PATH", default=None,
+                       help="also plot GB/s against size per backend, with the copy roofline, to PATH "
+                            "as PNG (needs matplotlib)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -131,6 +134,11 @@ def _cannot_run(args) -> str | None:
         reason = devices.unavailable(args.device)
         if reason is not None:
             return f"--device {args.device}: {reason}"
+    if args.plot:
+        try:
+            plot.require_matplotlib()
+        except RuntimeError as err:
+            return str(err)
     return None
 
 
@@ -169,6 +177,8 @@ def bench_command(args) -> int:
     if args.markdown:
         with open(args.markdown, "w") as out:
             out.write(report.format_markdown(results, header))
+    if args.plot:
+        plot.write_plot(run, args.plot)
     return 1 if any(r.error for r in results) else 0
 
 
