@@ -30,6 +30,9 @@ def unavailable(case, shapes, fastdrop_side: bool) -> str | None:
     except ValueError as err:
         return str(err)
     if fastdrop_side:
+        _, reason = optional_import("fastdrop._native")
+        if reason is not None:
+            return reason
         import fastdrop
 
         active = fastdrop.backends()["active"]

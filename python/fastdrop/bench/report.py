@@ -24,7 +24,7 @@ def format_seconds(seconds: float) -> str:
 
 
 def format_bytes(count: int | None) -> str:
-    """Binary units: '16 B', '2.0 MiB', '64 MiB'; '-' for None."""
+    """Binary units, three digits: '16 B', '1.5 KiB', '64 MiB'; '-' for None."""
     if count is None:
         return "-"
     value, unit = float(count), "B"
