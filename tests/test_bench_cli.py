@@ -188,6 +188,8 @@ def test_cuda_cases_are_fastdrop_against_torch_and_a_device_copy():
     selected = bench_cases.cases(device="cuda", quick=True)
     assert {c.backend for c in selected} == {"native", "torch", "copy"}
     assert {c.op for c in selected} == {"dropout", bench_cases.NONE}
+    assert {c.mask for c in selected if c.backend == "native"} == {"recompute", "bits"}
+    assert {c.direction for c in selected if c.backend != "copy"} == {"forward", "train"}
     assert all(c.device == "cuda" and "-cuda-" in c.id for c in selected)
     if not HAS_CUDA:
         assert all(c.skip_reason() for c in selected)

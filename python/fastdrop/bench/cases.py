@@ -102,7 +102,7 @@ class AutogradOp(NamedTuple):
     op: str
     shapes: Callable[[int], dict]  # size -> the shape of each input, by name (see shapes.py)
     fastdrop: Callable
-    torch: Callable
+    torch: Callable | None  # None: another entry of the op times torch's side
     fastdrop_mask: str = "bits"
     torch_mask: str = "noise"
     directions: tuple[str, ...] = ("forward", "train")
@@ -126,8 +126,8 @@ def _F():
 P = DROPOUT_P
 AUTOGRAD_OPS = (
     # The forward of standard dropout is timed at the kernel; this is its training step.
-    AutogradOp("dropout", shapes.elements, lambda x: _fd().dropout(x, P), lambda x: _F().dropout(x, P),
-               directions=("train",)),
+    AutogradOp("dropout", shapes.elements, lambda x: _fd().dropout(x, P, mask_mode="bits"),
+               lambda x: _F().dropout(x, P), directions=("train",)),
     AutogradOp("alpha_dropout", shapes.elements, lambda x: _fd().alpha_dropout(x, P, training=True),
                lambda x: _F().alpha_dropout(x, P, training=True)),
     AutogradOp("feature_alpha_dropout", shapes.images,
@@ -146,9 +146,13 @@ AUTOGRAD_OPS = (
     AutogradOp("dropconnect_linear", shapes.linear_layer,
                lambda x, weight, bias: _fd().dropconnect_linear(x, weight, bias, P),
                lambda x, weight, bias: _F().linear(x, _F().dropout(weight, P), bias), fastdrop_mask="recompute"),
-    # On CUDA, fastdrop's dropout against torch's fused CUDA dropout, which keeps a bool mask.
-    AutogradOp("dropout", shapes.elements, lambda x: _fd().dropout(x, P), lambda x: _F().dropout(x, P),
-               fastdrop_mask="recompute", torch_mask="bool", device="cuda", defaults=CUDA_SWEEP),
+    # On CUDA, fastdrop's dropout (with each mask mode: the benchmark shows why recompute is the
+    # default there) against torch's fused CUDA dropout, which keeps a bool mask.
+    AutogradOp("dropout", shapes.elements, lambda x: _fd().dropout(x, P, mask_mode="recompute"),
+               lambda x: _F().dropout(x, P), fastdrop_mask="recompute", torch_mask="bool", device="cuda",
+               defaults=CUDA_SWEEP),
+    AutogradOp("dropout", shapes.elements, lambda x: _fd().dropout(x, P, mask_mode="bits"), None,
+               device="cuda", defaults=CUDA_SWEEP),
 )
 
 
@@ -160,6 +164,7 @@ def _autograd_entries(op: AutogradOp) -> list[Entry]:
               op.device, ("alloc",), op.defaults)
         for direction in op.directions
         for backend, mask, call, fastdrop_side in sides
+        if call is not None
     ]
 
 
