@@ -48,15 +48,16 @@ def _add_bench_arguments(bench: argparse.ArgumentParser) -> None:
     bench.add_argument("--device", choices=devices.DEVICES, default="cpu",
                        help="cpu, or cuda: fastdrop's CUDA dropout against torch's (default cpu)")
     bench.add_argument("--dtypes", type=_list_of(c.DTYPES, "dtype"), default=None,
-                       help=f"comma-separated (default {','.join(c.SWEEP.dtypes)} for the kernel cases of "
-                            f"dropout, {','.join(c.ONE_SIZE.dtypes)} for the other ops)")
+                       help=f"comma-separated (default {','.join(c.SWEEP.dtypes)} for dropout at the kernel, "
+                            f"{','.join(c.ONE_SIZE.dtypes)} for the cases timed through autograd: the other ops "
+                            f"and dropout's training step; {','.join(c.CUDA_SWEEP.dtypes)} on cuda)")
 
     def labels(sizes):
         return ",".join(map(c.size_label, sizes))
 
     bench.add_argument("--sizes", type=_sizes, default=None,
                        help=f"elements, comma-separated, K and M binary (default {labels(c.SWEEP.sizes)} "
-                            f"for the kernel cases of dropout, {labels(c.ONE_SIZE.sizes)} for the other ops, "
+                            f"for dropout at the kernel, {labels(c.ONE_SIZE.sizes)} through autograd, "
                             f"{labels(c.CUDA_SWEEP.sizes)} on cuda; with --quick {labels(c.SWEEP.quick_sizes)}, "
                             f"{labels(c.ONE_SIZE.quick_sizes)} and {labels(c.CUDA_SWEEP.quick_sizes)})")
     bench.add_argument("--directions", type=_list_of(c.DIRECTIONS, "direction"),
@@ -67,7 +68,7 @@ def _add_bench_arguments(bench: argparse.ArgumentParser) -> None:
     bench.add_argument("--threads", type=_positive, default=None,
                        help="threads for fastdrop, Numba and torch alike (default: each one's own)")
     bench.add_argument("--quick", action="store_true",
-                       help="small sizes and few repeats: a smoke run in seconds")
+                       help="small sizes and few repeats: a smoke run in under a minute")
     bench.add_argument("--repeats", type=_positive, default=None,
                        help=f"timed repeats per case (default {runner.DEFAULT_SETTINGS.repeats}, "
                             f"with --quick {runner.QUICK_SETTINGS.repeats})")
