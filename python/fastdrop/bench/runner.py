@@ -15,8 +15,8 @@ class Settings:
     min_batch_s: float  # a batch calls the case at least this long, so that short calls time well
 
 
-# On two cores the full CPU suite took 12 minutes while other processes used 80% of the CPUs (about 5
-# on a quiet machine, judging by a quiet run's times); --quick 45 seconds under that load.
+# On two cores the full CPU suite took 10 to 12 minutes while other processes used 70-80% of the CPUs
+# (about 5 on a quiet machine, judging by a quiet run's times); --quick 20 to 45 seconds then.
 DEFAULT_SETTINGS = Settings(repeats=20, min_batch_s=0.05)
 QUICK_SETTINGS = Settings(repeats=3, min_batch_s=0.005)
 
