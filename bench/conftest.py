@@ -3,22 +3,24 @@
     pytest bench/                                  every case, timed by pytest-benchmark
     pytest bench/ --benchmark-disable              every case run once: a smoke check
     pytest bench/ --bench-sizes 64K --bench-backends native,torch
+    pytest bench/ --bench-device cuda              fastdrop's CUDA dropout against torch's
 """
 
 import pytest
 
 from fastdrop.bench import cases as bench_cases
+from fastdrop.bench import devices
 
 
 def pytest_addoption(parser):
     group = parser.getgroup("fastdrop bench", "which fastdrop.bench cases to run")
     for name, default in (("ops", bench_cases.OPS), ("backends", bench_cases.BACKENDS),
-                          ("dtypes", bench_cases.DTYPES), ("directions", bench_cases.DIRECTIONS),
-                          ("modes", bench_cases.MODES)):
+                          ("directions", bench_cases.DIRECTIONS), ("modes", bench_cases.MODES)):
         group.addoption(f"--bench-{name}", default=",".join(default),
                         help=f"comma-separated (default {','.join(default)})")
-    sizes = ",".join(map(bench_cases.size_label, bench_cases.SIZES))
-    group.addoption("--bench-sizes", default=sizes, help=f"comma-separated elements (default {sizes})")
+    group.addoption("--bench-dtypes", default="", help="comma-separated (default: each case's, as fastdrop bench)")
+    group.addoption("--bench-sizes", default="", help="comma-separated elements (default: each case's, as fastdrop bench)")
+    group.addoption("--bench-device", default="cpu", choices=devices.DEVICES, help="cpu or cuda (default cpu)")
 
 
 def _option_list(config, name):
@@ -29,8 +31,9 @@ def selected_cases(config):
     return bench_cases.cases(
         ops=_option_list(config, "ops"),
         backends=_option_list(config, "backends"),
-        dtypes=_option_list(config, "dtypes"),
-        sizes=tuple(map(bench_cases.parse_size, _option_list(config, "sizes"))),
+        device=config.getoption("--bench-device"),
+        dtypes=_option_list(config, "dtypes") or None,
+        sizes=tuple(map(bench_cases.parse_size, _option_list(config, "sizes"))) or None,
         directions=_option_list(config, "directions"),
         modes=_option_list(config, "modes"),
     )

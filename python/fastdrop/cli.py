@@ -8,9 +8,7 @@ import json
 import sys
 
 from .bench import cases as bench_cases
-from .bench import compare, machine, report, runner, threads
-
-QUICK_SIZES = (64 << 10, 1 << 20)
+from .bench import compare, devices, machine, plot, report, results_file, runner, threads
 
 
 def _list_of(valid: tuple[str, ...], what: str):
@@ -47,13 +45,21 @@ def _add_bench_arguments(bench: argparse.ArgumentParser) -> None:
     bench.add_argument("--backends", type=_list_of(c.BACKENDS, "backend"), default=c.BACKENDS,
                        help=f"comma-separated (default {','.join(c.BACKENDS)}); torch gives the "
                             "'vs torch' column, copy the '%% copy' one")
-    bench.add_argument("--dtypes", type=_list_of(c.DTYPES, "dtype"), default=c.DTYPES,
-                       help=f"comma-separated (default {','.join(c.DTYPES)})")
-    default_sizes = ",".join(map(c.size_label, c.SIZES))
-    quick_sizes = ",".join(map(c.size_label, QUICK_SIZES))
+    bench.add_argument("--device", choices=devices.DEVICES, default="cpu",
+                       help="cpu, or cuda: fastdrop's CUDA dropout against torch's (default cpu)")
+    bench.add_argument("--dtypes", type=_list_of(c.DTYPES, "dtype"), default=None,
+                       help=f"comma-separated (default {','.join(c.SWEEP.dtypes)} for dropout at the kernel, "
+                            f"{','.join(c.ONE_SIZE.dtypes)} for the cases timed through autograd: the other ops "
+                            f"and dropout's training step; {','.join(c.CUDA_SWEEP.dtypes)} on cuda)")
+
+    def labels(sizes):
+        return ",".join(map(c.size_label, sizes))
+
     bench.add_argument("--sizes", type=_sizes, default=None,
-                       help=f"elements, comma-separated, K and M binary (default {default_sizes}; "
-                            f"with --quick {quick_sizes})")
+                       help=f"elements, comma-separated, K and M binary (default {labels(c.SWEEP.sizes)} "
+                            f"for dropout at the kernel, {labels(c.ONE_SIZE.sizes)} through autograd, "
+                            f"{labels(c.CUDA_SWEEP.sizes)} on cuda; with --quick {labels(c.SWEEP.quick_sizes)}, "
+                            f"{labels(c.ONE_SIZE.quick_sizes)} and {labels(c.CUDA_SWEEP.quick_sizes)})")
     bench.add_argument("--directions", type=_list_of(c.DIRECTIONS, "direction"),
                        default=c.DIRECTIONS, help=f"comma-separated (default {','.join(c.DIRECTIONS)})")
     bench.add_argument("--modes", type=_list_of(c.MODES, "mode"), default=c.MODES,
@@ -62,7 +68,7 @@ def _add_bench_arguments(bench: argparse.ArgumentParser) -> None:
     bench.add_argument("--threads", type=_positive, default=None,
                        help="threads for fastdrop, Numba and torch alike (default: each one's own)")
     bench.add_argument("--quick", action="store_true",
-                       help="small sizes and few repeats: a smoke run in seconds")
+                       help="small sizes and few repeats: a smoke run in under a minute")
     bench.add_argument("--repeats", type=_positive, default=None,
                        help=f"timed repeats per case (default {runner.DEFAULT_SETTINGS.repeats}, "
                             f"with --quick {runner.QUICK_SETTINGS.repeats})")
@@ -72,6 +78,9 @@ def _add_bench_arguments(bench: argparse.ArgumentParser) -> None:
                        help="run nothing: compare two --json files case by case")
     bench.add_argument("--json", metavar="PATH", default=None,
                        help="also write the results and machine info to PATH as JSON")
+    bench.add_argument("--plot", metavar="PATH", default=None,
+                       help="also plot GB/s against size per backend, with the copy roofline, to PATH "
+                            "as PNG (needs matplotlib)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -106,29 +115,49 @@ def info_command(args) -> int:
     for name in ("torch", "numba", "ml_dtypes", "numpy", "python"):
         lines.append(f"{name + ':':<10} {versions[name] or 'not installed'}")
     lines.append(f"cpu:       {about['cpu_model']} ({about['logical_cpus']} logical CPUs)")
+    lines.append(f"gpu:       {', '.join(about['gpus']) or '-'}")
     print("\n".join(lines))
     return 0
 
 
-def _header(about: dict, threads_used: dict) -> str:
+def _header(about: dict, threads_used: dict, device: str) -> str:
     backends = about["fastdrop"]
     isa = backends.get("cpu_isa") or "-"
     used = ", ".join(f"{backend} {count}" for backend, count in threads_used.items())
+    on_gpu = f" and {', '.join(about['gpus'])}" if device == "cuda" else ""
     return (f"fastdrop {about['versions']['fastdrop']} on {about['cpu_model']} "
-            f"({about['logical_cpus']} logical CPUs), native ISA {isa}, threads: {used or '-'}")
+            f"({about['logical_cpus']} logical CPUs){on_gpu}, native ISA {isa}, threads: {used or '-'}")
+
+
+def _cannot_run(args) -> str | None:
+    """Why the run asked for cannot start (checked before a run that may take minutes), or None."""
+    if args.device != "cpu":
+        reason = devices.unavailable(args.device)
+        if reason is not None:
+            return f"--device {args.device}: {reason}"
+    if args.plot:
+        try:
+            plot.require_matplotlib()
+        except RuntimeError as err:
+            return str(err)
+    return None
 
 
 def bench_command(args) -> int:
     if args.compare:
-        before, after = (compare.load(path) for path in args.compare)
+        before, after = (results_file.load(path) for path in args.compare)
         print(compare.format_comparison(before, after))
         return 0
+    problem = _cannot_run(args)
+    if problem is not None:
+        print(f"fastdrop bench: {problem}", file=sys.stderr)
+        return 2
     settings = runner.QUICK_SETTINGS if args.quick else runner.DEFAULT_SETTINGS
     if args.repeats is not None:
         settings = dataclasses.replace(settings, repeats=args.repeats)
-    sizes = args.sizes or (QUICK_SIZES if args.quick else bench_cases.SIZES)
-    selected = bench_cases.cases(ops=args.ops, backends=args.backends, dtypes=args.dtypes,
-                                 sizes=sizes, directions=args.directions, modes=args.modes)
+    selected = bench_cases.cases(ops=args.ops, backends=args.backends, device=args.device, dtypes=args.dtypes,
+                                 sizes=args.sizes, directions=args.directions, modes=args.modes,
+                                 quick=args.quick)
     used_backends = sorted({case.backend for case in selected})
     if args.threads is not None:
         threads.set_threads(args.threads, used_backends)
@@ -136,17 +165,21 @@ def bench_command(args) -> int:
     about = machine.machine_info()
 
     results = runner.run(selected, settings)
-    print(_header(about, threads_used))
+    header = _header(about, threads_used, args.device)
+    print(header)
     print()
     print(report.format_table(results))
     print()
     print(report.format_notes(results))
+    run = results_file.to_json(results, settings, about, threads_used, args.device)
     if args.json:
         with open(args.json, "w") as out:
-            json.dump(report.to_json(results, settings, about, threads_used), out, indent=1)
+            json.dump(run, out, indent=1)
     if args.markdown:
         with open(args.markdown, "w") as out:
-            out.write(report.format_markdown(results, _header(about, threads_used)))
+            out.write(report.format_markdown(results, header))
+    if args.plot:
+        plot.write_plot(run, args.plot)
     return 1 if any(r.error for r in results) else 0
 
 

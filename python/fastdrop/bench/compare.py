@@ -2,17 +2,7 @@
 
 from __future__ import annotations
 
-import json
-
 from .report import format_seconds
-
-
-def load(path: str) -> dict:
-    with open(path) as source:
-        run = json.load(source)
-    if "results" not in run or "machine" not in run:
-        raise ValueError(f"{path}: not a fastdrop bench JSON file (no 'results' or 'machine')")
-    return run
 
 
 def _timed(run: dict) -> dict[str, dict]:

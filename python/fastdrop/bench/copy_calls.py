@@ -1,13 +1,14 @@
 """A plain copy of the same bytes: the memory-bandwidth roofline every case is measured against.
 
-torch's copy_ is used when torch is installed (multi-threaded, like the kernels), else NumPy's
-copyto (one thread).
+torch's copy_ is used when torch is installed (multi-threaded, like the kernels; on a CUDA case, a
+device-to-device copy), else NumPy's copyto (one thread).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from . import devices
 from .inputs import kernel_view, numpy_input, optional_import, torch_input
 
 
@@ -17,6 +18,8 @@ def implementation() -> str:
 
 
 def unavailable(case) -> str | None:
+    if case.device != "cpu":
+        return devices.unavailable(case.device)
     torch, _ = optional_import("torch")
     if torch is None and case.dtype == "bfloat16":
         _, reason = optional_import("ml_dtypes")
@@ -27,7 +30,7 @@ def unavailable(case) -> str | None:
 def copy(case):
     torch, _ = optional_import("torch")
     if torch is not None:
-        x = torch_input(case.dtype, case.size)
+        x = torch_input(case.dtype, case.size, device=case.device)
         if case.mode == "out":
             y = torch.empty_like(x)
             return lambda: y.copy_(x)

@@ -43,8 +43,8 @@ def kernel_view(a: np.ndarray) -> np.ndarray:
     return a.view(np.uint16) if a.dtype.name == "bfloat16" else a
 
 
-def torch_input(dtype: str, size: int, seed: int = 0):
-    """A 1-D torch tensor of ``dtype`` holding the same values as ``numpy_input``."""
+def torch_input(dtype: str, size: int, seed: int = 0, device: str = "cpu"):
+    """A 1-D torch tensor of ``dtype`` on ``device`` holding the same values as ``numpy_input``."""
     import torch
 
-    return torch.from_numpy(_uniform(size, seed)).to(getattr(torch, dtype)).contiguous()
+    return torch.from_numpy(_uniform(size, seed)).to(device=device, dtype=getattr(torch, dtype)).contiguous()

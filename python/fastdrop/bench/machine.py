@@ -1,4 +1,4 @@
-"""What a benchmark ran on: CPU, fastdrop's backends and ISA, library versions."""
+"""What a benchmark ran on: CPU, GPUs, fastdrop's backends and ISA, library versions."""
 
 from __future__ import annotations
 
@@ -37,7 +37,21 @@ def versions() -> dict[str, str | None]:
         "numba": _version("numba"),
         "torch": _version("torch"),
         "ml_dtypes": _version("ml_dtypes"),
+        "cuda": _torch_cuda_version(),
     }
+
+
+def _torch_cuda_version() -> str | None:
+    torch, _ = optional_import("torch")
+    return torch.version.cuda if torch is not None else None
+
+
+def gpus() -> list[str]:
+    """The names of the CUDA devices torch sees (none without torch)."""
+    torch, _ = optional_import("torch")
+    if torch is None or not torch.cuda.is_available():
+        return []
+    return [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
 
 
 def fastdrop_backends() -> dict:
@@ -52,6 +66,7 @@ def machine_info() -> dict:
     return {
         "cpu_model": cpu_model(),
         "logical_cpus": os.cpu_count(),
+        "gpus": gpus(),
         "platform": platform.platform(),
         "versions": versions(),
         "fastdrop": fastdrop_backends(),

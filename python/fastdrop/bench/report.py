@@ -1,4 +1,4 @@
-"""The results of a run as a plain-text table with notes, and as JSON."""
+"""The results of a run as a plain-text or Markdown table, with notes."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ from collections import Counter
 
 from . import copy_calls
 from .cases import DROPOUT_P, size_label
-from .runner import Result, Settings
+from .runner import Result
 
 COLUMNS = ("op", "dtype", "size", "direction", "mode", "mask", "backend", "median", "min", "iqr",
-           "GB/s", "% copy", "vs torch")
+           "GB/s", "% copy", "vs torch", "kept")
 _LEFT_ALIGNED = 7  # the columns naming the case; the measured ones are right-aligned
 # Above this share of the CPUs taken by other processes, a parallel kernel's times are unreliable.
 OTHER_LOAD_WARNING = 0.1
@@ -21,6 +21,18 @@ def format_seconds(seconds: float) -> str:
     if seconds < 1:
         return f"{seconds * 1e3:.2f} ms"
     return f"{seconds:.3f} s"
+
+
+def format_bytes(count: int | None) -> str:
+    """Binary units, three digits: '16 B', '1.5 KiB', '64 MiB'; '-' for None."""
+    if count is None:
+        return "-"
+    value, unit = float(count), "B"
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            break
+        value /= 1024
+    return f"{count} B" if unit == "B" else f"{value:.3g} {unit}"
 
 
 def _speedup(x: float | None) -> str:
@@ -39,6 +51,7 @@ def _row(r: Result) -> tuple[str, ...]:
         f"{r.gbps:.2f}",
         "-" if r.fraction_of_copy is None else f"{100 * r.fraction_of_copy:.0f}%",
         _speedup(r.speedup_vs_torch),
+        format_bytes(r.kept_bytes),
     )
 
 
@@ -79,12 +92,16 @@ def format_notes(results: list[Result]) -> str:
     notes = [
         f"p = {DROPOUT_P}. median, min: time per call over the repeats; iqr: their interquartile "
         "range / median. GB/s and ratios use the median.",
-        "GB/s: bytes read + written per call, masks included (bits: 1 bit per element; "
-        "noise: torch's mask, one element of the dtype per element).",
+        "GB/s: bytes read + written per call: inputs, outputs and what is kept for backward (a "
+        "composition's intermediates are not counted). forward, backward: one kernel call; train: a "
+        "training step through autograd, forward then backward.",
         "% copy: of the GB/s of the fastest copy of the same dtype and size "
         f"({copy_calls.implementation()}).",
-        "vs torch: torch's median time / this case's. mask: what backward uses "
-        "(recompute: regenerated from seed and offset, nothing stored).",
+        "vs torch: torch's median time / this case's; for the other ops than dropout, torch is the "
+        "PyTorch a user writes for them (torch's own op where there is one).",
+        "mask: what backward uses (recompute: regenerated from seed and offset; bits: 1 bit per unit; "
+        "noise: torch's scaled mask in the dtype; bool: torch's CUDA mask). kept: its bytes, kept "
+        "from forward to backward besides the inputs.",
         "torch 'out' mode: forward is F.dropout(inplace=True) (F.dropout has no out=); backward is "
         "torch.mul(grad, saved noise, out=).",
     ]
@@ -106,36 +123,3 @@ def format_notes(results: list[Result]) -> str:
         if r.error:
             notes.append(f"error in {r.case.id}: {r.error}")
     return "\n".join(notes)
-
-
-def _result_json(r: Result) -> dict:
-    c = r.case
-    entry = {
-        "id": c.id, "op": c.op, "backend": c.backend, "dtype": c.dtype, "size": c.size,
-        "direction": c.direction, "mode": c.mode, "mask": c.mask, "bytes": c.bytes_moved,
-        "skipped": r.skipped, "error": r.error,
-    }
-    if r.timing is not None:
-        q1, q3 = r.timing.quartiles
-        entry.update(
-            seconds_per_call=list(r.timing.seconds_per_call),
-            calls_per_round=list(r.timing.calls_per_round),
-            median_s=r.timing.median, min_s=r.timing.min, q1_s=q1, q3_s=q3,
-            gbps=r.gbps, fraction_of_copy=r.fraction_of_copy, speedup_vs_torch=r.speedup_vs_torch,
-            other_load=r.other_load,
-        )
-    return entry
-
-
-def to_json(results: list[Result], settings: Settings, machine: dict, threads: dict) -> dict:
-    return {
-        "machine": machine,
-        "settings": {
-            "repeats": settings.repeats,
-            "min_batch_s": settings.min_batch_s,
-            "threads": threads,
-            "dropout_p": DROPOUT_P,
-            "copy": copy_calls.implementation(),
-        },
-        "results": [_result_json(r) for r in results],
-    }

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 
-from . import load, timing
+from . import devices, load, timing
 from .cases import Case, size_label
 
 
@@ -15,7 +15,8 @@ class Settings:
     min_batch_s: float  # a batch calls the case at least this long, so that short calls time well
 
 
-# The full CPU suite takes about 3 minutes on two cores; --quick about 10 seconds.
+# On two cores the full CPU suite took 10 to 12 minutes while other processes used 70-80% of the CPUs
+# (about 5 on a quiet machine, judging by a quiet run's times); --quick 20 to 45 seconds then.
 DEFAULT_SETTINGS = Settings(repeats=20, min_batch_s=0.05)
 QUICK_SETTINGS = Settings(repeats=3, min_batch_s=0.005)
 
@@ -24,6 +25,8 @@ QUICK_SETTINGS = Settings(repeats=3, min_batch_s=0.005)
 class Result:
     case: Case
     timing: timing.Timing | None = None
+    bytes_moved: int | None = None  # read + written per call
+    kept_bytes: int | None = None  # kept from forward for backward
     skipped: str | None = None
     error: str | None = None
     gbps: float | None = None
@@ -32,14 +35,15 @@ class Result:
     other_load: float | None = None  # share of the CPUs other processes used while it was timed
 
 
-def _prepare(case: Case, settings: Settings):
-    """(Result, None) for a case that does not run, else (None, (callable, calls per clock read))."""
+def _prepare(case: Case, settings: Settings) -> tuple[Result, timing.Batch | None]:
+    """The case's Result, and its batch to time (None for a case that does not run)."""
     try:
         reason = case.skip_reason()
         if reason is not None:
             return Result(case, skipped=reason), None
-        fn = case.setup()
-        return None, (fn, timing.calibrate(fn, settings.min_batch_s))
+        workload = case.setup()
+        batch = timing.calibrate(workload.run, devices.synchronizer(case.device), settings.min_batch_s)
+        return Result(case, bytes_moved=workload.bytes_moved, kept_bytes=workload.kept_bytes), batch
     except Exception as err:  # one broken backend must not hide the others' results
         return Result(case, error=f"{type(err).__name__}: {err}"), None
 
@@ -49,17 +53,15 @@ def _run_group(group: list[Case], settings: Settings) -> tuple[dict[Case, Result
     results, timed, batches = {}, [], []
     start = load.snapshot()
     for case in group:
-        result, batch = _prepare(case, settings)
-        if result is not None:
-            results[case] = result
-        else:
-            timed.append(case)
+        results[case], batch = _prepare(case, settings)
+        if batch is not None:
+            timed.append(results[case])
             batches.append(batch)
     timings = timing.measure_in_turns(batches, settings.repeats, settings.min_batch_s)
     other_load = load.other_load_since(start)
-    for case, measured in zip(timed, timings):
-        results[case] = Result(case, timing=measured, gbps=case.bytes_moved / measured.median / 1e9,
-                               other_load=other_load)
+    for result, measured in zip(timed, timings):
+        result.timing, result.other_load = measured, other_load
+        result.gbps = result.bytes_moved / measured.median / 1e9
     return results, other_load
 
 
@@ -90,13 +92,13 @@ def _progress_line(result: Result) -> str:
 
 
 def run(cases: list[Case], settings: Settings, log=sys.stderr) -> list[Result]:
-    """Results in the order of ``cases``. Cases of the same dtype and size are timed in turns."""
+    """Results in the order of ``cases``. Cases of the same device, dtype and size are timed in turns."""
     groups = {}
     for case in cases:
         groups.setdefault(case.bandwidth_key, []).append(case)
     results = {}
-    for number, ((dtype, size), group) in enumerate(groups.items(), 1):
-        print(f"[{number}/{len(groups)}] {dtype} {size_label(size)}: {len(group)} cases, "
+    for number, ((device, dtype, size), group) in enumerate(groups.items(), 1):
+        print(f"[{number}/{len(groups)}] {device} {dtype} {size_label(size)}: {len(group)} cases, "
               f"{settings.repeats} rounds", file=log, flush=True)
         group_results, other_load = _run_group(group, settings)
         for case in group:

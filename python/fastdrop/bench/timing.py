@@ -12,6 +12,7 @@ import math
 import statistics
 import time
 from dataclasses import dataclass
+from typing import Callable, NamedTuple
 
 
 @dataclass(frozen=True)
@@ -46,37 +47,49 @@ class Timing:
 _CLOCK_READS_PER_BATCH = 8
 
 
-def _calls_seconds(fn, calls: int) -> float:
+class Batch(NamedTuple):
+    """What one batch of a case runs."""
+    fn: Callable[[], object]
+    # Returns once the device has finished the work fn queued (a no-op on the CPU): called before
+    # every read of the clock, so that a batch of CUDA calls is timed to its end, not its launch.
+    sync: Callable[[], object]
+    calls_per_clock_read: int
+
+
+def _calls_seconds(fn, sync, calls: int) -> float:
+    sync()
     start = time.perf_counter()
     for _ in itertools.repeat(None, calls):
         fn()
+    sync()
     return time.perf_counter() - start
 
 
-def calibrate(fn, min_batch_s: float) -> int:
-    """Warm ``fn`` up; return how many calls to make between reads of the clock in a batch."""
+def calibrate(fn, sync, min_batch_s: float) -> Batch:
+    """Warm ``fn`` up; return its batch: how many calls to make between reads of the clock."""
     # The first call pays one-off costs (JIT compilation, first touch of output pages).
     fn()
-    once = _calls_seconds(fn, 1)
-    return max(1, math.ceil(min_batch_s / _CLOCK_READS_PER_BATCH / max(once, 1e-9)))
+    once = _calls_seconds(fn, sync, 1)
+    return Batch(fn, sync, max(1, math.ceil(min_batch_s / _CLOCK_READS_PER_BATCH / max(once, 1e-9))))
 
 
-def _batch(fn, calls_per_clock_read: int, min_batch_s: float) -> tuple[float, int]:
+def _run_batch(batch: Batch, min_batch_s: float) -> tuple[float, int]:
     """(seconds, calls) of a batch: calls until at least ``min_batch_s`` has passed."""
     calls = 0
+    batch.sync()
     start = time.perf_counter()
     while True:
-        for _ in itertools.repeat(None, calls_per_clock_read):
-            fn()
-        calls += calls_per_clock_read
+        for _ in itertools.repeat(None, batch.calls_per_clock_read):
+            batch.fn()
+        calls += batch.calls_per_clock_read
+        batch.sync()
         seconds = time.perf_counter() - start
         if seconds >= min_batch_s:
             return seconds, calls
 
 
-def measure_in_turns(batches: list[tuple], rounds: int, min_batch_s: float) -> list[Timing]:
-    """``batches``: (callable, calls per clock read) pairs. Each round runs one batch of each in
-    turn; a warm-up round comes first."""
+def measure_in_turns(batches: list[Batch], rounds: int, min_batch_s: float) -> list[Timing]:
+    """Each round runs one batch of each in turn; a warm-up round comes first."""
     seconds = [[] for _ in batches]
     calls = [[] for _ in batches]
     gc_was_enabled = gc.isenabled()
@@ -84,11 +97,11 @@ def measure_in_turns(batches: list[tuple], rounds: int, min_batch_s: float) -> l
     try:
         # One untimed round first: the first batches over freshly allocated arrays run slower
         # (measured here: up to 40% on 16M elements).
-        for fn, calls_per_clock_read in batches:
-            _batch(fn, calls_per_clock_read, min_batch_s)
+        for batch in batches:
+            _run_batch(batch, min_batch_s)
         for _ in range(rounds):
-            for i, (fn, calls_per_clock_read) in enumerate(batches):
-                batch_seconds, batch_calls = _batch(fn, calls_per_clock_read, min_batch_s)
+            for i, batch in enumerate(batches):
+                batch_seconds, batch_calls = _run_batch(batch, min_batch_s)
                 seconds[i].append(batch_seconds / batch_calls)
                 calls[i].append(batch_calls)
     finally:

@@ -6,6 +6,8 @@ multiplies; autograd keeps that noise for backward, which is grad * noise.
 
 from __future__ import annotations
 
+import math
+
 from .inputs import optional_import, torch_input
 
 
@@ -39,3 +41,30 @@ def dropout_backward(case, p: float):
         dx = torch.empty_like(grad)
         return lambda: torch.mul(grad, noise, out=dx)
     return lambda: torch.autograd.grad(y, x, grad, retain_graph=True)
+
+
+# The PyTorch a user writes for the ops torch has no function for (see cases.AUTOGRAD_OPS).
+
+def stochastic_depth(x, p: float):
+    """torchvision.ops.stochastic_depth(x, p, "row"), written in torch ops as torchvision does."""
+    import torch
+
+    survival_rate = 1.0 - p
+    noise = torch.empty([x.shape[0]] + [1] * (x.ndim - 1), dtype=x.dtype, device=x.device)
+    noise.bernoulli_(survival_rate)
+    if survival_rate > 0.0:
+        noise.div_(survival_rate)
+    return x * noise
+
+
+def gaussian_dropout(x, p: float):
+    """Gaussian dropout (Keras's GaussianDropout(p)): x * n with n ~ N(1, p / (1 - p))."""
+    import torch
+
+    return x * torch.randn_like(x).mul_(math.sqrt(p / (1 - p))).add_(1)
+
+
+def locked_dropout(x, p: float):
+    """AWD-LSTM's LockedDropout on (T, B, H): one mask per sequence, shared over the time steps."""
+    mask = x.new_empty(1, x.shape[1], x.shape[2]).bernoulli_(1 - p).div_(1 - p)
+    return x * mask
