@@ -1,6 +1,7 @@
 """The Numba backend: the Numba mirrors' functions under the compiled module's names, so that the
 front-ends call either backend the same way."""
 
+from ._numba_drop_block import apply_mask_bits_scale, drop_block2d_forward
 from ._numba_fused import bias_dropout_add_forward
 from ._numba_gaussian import gaussian_backward, gaussian_forward
 from ._numba_kernels import (
@@ -9,6 +10,7 @@ from ._numba_kernels import (
 )
 
 __all__ = [
-    "alpha_backward", "alpha_forward", "apply_mask_bits", "backward_bits", "bias_dropout_add_forward", "forward",
-    "gaussian_backward", "gaussian_forward", "get_num_threads", "mask_bits", "set_num_threads", "stream_words",
+    "alpha_backward", "alpha_forward", "apply_mask_bits", "apply_mask_bits_scale", "backward_bits",
+    "bias_dropout_add_forward", "drop_block2d_forward", "forward", "gaussian_backward", "gaussian_forward",
+    "get_num_threads", "mask_bits", "set_num_threads", "stream_words",
 ]
