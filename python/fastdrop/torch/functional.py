@@ -9,6 +9,7 @@ from .._checks import check_p
 from .._spatial import feature_noise_shape, spatial_noise_shape, stochastic_depth_noise_shape
 from ._bridge import check_device, kernel_dtype, op_seed
 from ._dropconnect import dropconnect, dropconnect_linear  # noqa: F401 (public names)
+from ._drop_block import drop_block2d  # noqa: F401 (public name)
 from ._gaussian import gaussian_dropout  # noqa: F401 (public name)
 from ._fused_ops import BiasDropoutAddFunction, bias_dropout_add_forward, bias_dropout_add_op
 from ._ops import MASK_MODES, DropoutFunction, dropout_no_grad, dropout_op
