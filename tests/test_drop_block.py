@@ -11,7 +11,9 @@ import pytest
 
 import fastdrop
 import reference
-from conftest import BFLOAT16, ISAS, import_or_skip, random_array
+from conftest import (
+    BFLOAT16, assert_compiled_matches_eager, import_or_skip, isas_and_thread_counts, random_array, saved_tensors,
+)
 from fastdrop._numpy_frontend import kernel_dtype
 
 EPS = 1e-6
@@ -128,16 +130,11 @@ def test_native_isas_and_thread_counts_match(native_isa, threads_restored, dtype
     native_isa.set_cpu_isa("scalar")
     fastdrop.set_num_threads(1)
     want, want_keep, want_scale = run_kernel(native_isa, x, 9, 0.3, 77, 1)
-    for isa in ISAS:
-        if not native_isa.cpu_isa_supported(isa):
-            continue
-        native_isa.set_cpu_isa(isa)
-        for threads in (1, 2, 8):
-            fastdrop.set_num_threads(threads)
-            got, keep, scale = run_kernel(native_isa, x, 9, 0.3, 77, 1)
-            np.testing.assert_array_equal(bits_of(got), bits_of(want), err_msg=f"{isa}, {threads} threads")
-            np.testing.assert_array_equal(keep, want_keep)
-            assert scale == want_scale
+    for isa, threads in isas_and_thread_counts(native_isa):
+        got, keep, scale = run_kernel(native_isa, x, 9, 0.3, 77, 1)
+        np.testing.assert_array_equal(bits_of(got), bits_of(want), err_msg=f"{isa}, {threads} threads")
+        np.testing.assert_array_equal(keep, want_keep)
+        assert scale == want_scale
 
 
 def test_numba_is_bit_identical_to_native(dtype):
@@ -352,16 +349,8 @@ def test_torch_16_bit_and_unbatched(torch, ft):
 
 def test_torch_saves_the_bits_and_the_scale(torch, ft):
     x = torch.randn(16, 32, 8, 8, requires_grad=True)
-    saved = []
-
-    def pack(t):
-        if t.data_ptr() != x.data_ptr():
-            saved.append(t.numel() * t.element_size())
-        return t
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        ft.functional.drop_block2d(x, 0.2, 3)
-    assert sorted(saved) == [8, x.numel() // 8]
+    saved = saved_tensors(lambda t: ft.functional.drop_block2d(t, 0.2, 3), x)
+    assert sorted(saved) == [((), 8), ((x.numel() // 8,), x.numel() // 8)]
 
 
 def test_torch_gradcheck_and_opcheck(torch, ft):
@@ -384,12 +373,7 @@ def test_torch_compile_fullgraph(torch, ft):
         return ft.functional.drop_block2d(t, 0.3, 3, seed=9, offset=4) * 2
 
     x = torch.randn(2, 4, 9, 9, requires_grad=True)
-    eager = fn(x)
-    compiled = torch.compile(fn, fullgraph=True)(x)
-    assert torch.equal(compiled, eager)
-    (g_eager,) = torch.autograd.grad(eager.sum(), x)
-    (g_compiled,) = torch.autograd.grad(compiled.sum(), x)
-    assert torch.equal(g_compiled, g_eager)
+    assert_compiled_matches_eager(fn, x)
     model = torch.compile(torch.nn.Sequential(torch.nn.Conv2d(4, 4, 3), ft.nn.DropBlock2d(0.3, 3)), fullgraph=True)
     torch.manual_seed(1)
     first, second = model(x), model(x)
