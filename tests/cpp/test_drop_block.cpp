@@ -66,7 +66,8 @@ const Shape kShapes[] = {
     {1, 1, 7, 7, 7},    // one seed per map
     {2, 2, 11, 210, 7}, // seed rows of several stream tiles
     {0, 3, 8, 8, 3},    // empty batch
-    {1, 64, 16, 16, 5}, // 16K elements: several runs of planes
+    {1, 64, 16, 16, 5}, // planes of whole bytes of bits
+    {16, 100, 7, 7, 3}, // 78400 elements: runs of 672 planes on several threads
 };
 
 const double kPs[] = {0.0, 0.1, 0.5, 1.0};

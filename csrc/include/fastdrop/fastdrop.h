@@ -159,8 +159,8 @@ fastdrop_status fastdrop_apply_mask_bits_scale(fastdrop_dtype dtype, const void*
  * fastdrop_apply_mask_bits_scale of dy with both. y may equal x (in place). Results are the same on
  * every CPU ISA and thread count. FASTDROP_ERROR_INVALID_VALUE for a negative size, p outside
  * [0, 1] or NaN, eps negative or not finite, or block_size not odd, below 1 or larger than height
- * or width; FASTDROP_ERROR_OUT_OF_MEMORY when the per-thread workspace (about
- * (block_size + 6) * width bytes) cannot be allocated. */
+ * or width; FASTDROP_ERROR_OUT_OF_MEMORY when the workspace of a run of planes (about
+ * (2 block_size + 3) width bytes) cannot be allocated. */
 fastdrop_status fastdrop_drop_block2d_forward(fastdrop_dtype dtype, const void* x, void* y, int64_t batch,
                                               int64_t channels, int64_t height, int64_t width, int64_t block_size,
                                               double p, double eps, uint64_t seed, uint64_t offset,
