@@ -54,7 +54,7 @@ def block_keep(seeds: np.ndarray, block_size: int) -> np.ndarray:
 
 def torchvision_block_keep(seeds: np.ndarray, block_size: int) -> np.ndarray:
     """The same from torchvision's code: pad the dropped seeds, max-pool, 1 - noise."""
-    torch = pytest.importorskip("torch")
+    torch = import_or_skip("torch", "torch")
     F = torch.nn.functional
     noise = torch.from_numpy((~seeds).astype(np.float32))
     noise = F.pad(noise, [block_size // 2] * 4, value=0)
@@ -109,7 +109,7 @@ def test_float32_is_torchvision_driven_by_the_reference_seeds(kernels, shape, bl
     np.testing.assert_array_equal(bits_of(y), bits_of(expected(x, keep)))
     # torchvision's own arithmetic (input * noise * (numel / (eps + sum))) in float32 rounds its
     # scale differently, by a few ulps at most.
-    torch = pytest.importorskip("torch")
+    torch = import_or_skip("torch", "torch")
     noise = torch.from_numpy(keep.astype(np.float32))
     want = torch.from_numpy(x) * noise * (noise.numel() / (EPS + noise.sum()))
     np.testing.assert_allclose(y, want.numpy(), rtol=1e-6, atol=0)
@@ -138,8 +138,8 @@ def test_native_isas_and_thread_counts_match(native_isa, threads_restored, dtype
 
 
 def test_numba_is_bit_identical_to_native(dtype):
-    pytest.importorskip("numba")
-    native = pytest.importorskip("fastdrop._native")
+    import_or_skip("numba", "numba")
+    native = import_or_skip("fastdrop._native", "native")
     numba_kernels = importlib.import_module("fastdrop._numba_backend")
     x = random_array(np.random.default_rng(4), (3, 7, 29, 70), dtype)
     for block_size, p in ((1, 0.2), (5, 0.5), (29, 1.0)):
