@@ -245,6 +245,9 @@ def test_numpy_backward_from_the_seed_or_the_mask():
     out = np.empty_like(grad)
     assert fastdrop.drop_block2d_backward(grad, mask=bits, out=out) is out
     np.testing.assert_array_equal(out, want)
+    # Bits past the last element do not count.
+    bits[-1] |= np.uint8((0xFF << grad.size % 8) & 0xFF)
+    np.testing.assert_array_equal(fastdrop.drop_block2d_backward(grad, mask=bits), want)
     assert fastdrop.drop_block2d_backward(grad, 0.0, 3, mask=mask) is grad
 
 

@@ -15,6 +15,16 @@ from ._generator import resolve_seed_offset
 from ._numpy_frontend import _check_out, _finish, _flat_raw, _mask_bits, _target, as_input_array, kernel_dtype
 
 
+# Set bits of each byte value.
+_POPCOUNT = np.array([bin(byte).count("1") for byte in range(256)], np.uint8)
+
+
+def _count_kept(bits: np.ndarray, n: int) -> int:
+    """Set bits among the first n of packed bits (a caller's bits past n may be anything)."""
+    whole = int(_POPCOUNT[bits[:n // 8]].sum(dtype=np.int64))
+    return whole + (int(_POPCOUNT[bits[n // 8] & ((1 << n % 8) - 1)]) if n % 8 else 0)
+
+
 def _mask(bits: np.ndarray, shape, mask_format: str) -> np.ndarray:
     if mask_format == "bits":
         return bits
@@ -81,9 +91,8 @@ def drop_block2d_backward(grad, p=0.1, block_size=7, *, eps=1e-6, seed=None, off
         seed, offset = resolve_seed_offset(seed, offset, None)
         return drop_block2d(grad, p, block_size, eps=eps, seed=seed, offset=offset, out=out)
     bits = _mask_bits(mask, grad)
-    kept = int(np.unpackbits(bits, count=grad.size, bitorder="little").sum(dtype=np.int64))
+    scale = drop_block_scale(grad.size, _count_kept(bits, grad.size), eps)
     src = np.asarray(grad, order="C")
     dx = _target(src, out)
-    _backend.active().apply_mask_bits_scale(dtype, _flat_raw(src), _flat_raw(dx), drop_block_scale(grad.size, kept, eps),
-                                            bits)
+    _backend.active().apply_mask_bits_scale(dtype, _flat_raw(src), _flat_raw(dx), scale, bits)
     return _finish(dx, out)
