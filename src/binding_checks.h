@@ -4,6 +4,7 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include <new>
 #include <stdexcept>
 #include <string>
 
@@ -29,6 +30,8 @@ inline void check(fastdrop_status status) {
       throw py::value_error(fastdrop_status_string(status));
     case FASTDROP_ERROR_UNSUPPORTED_DTYPE:
       throw py::type_error(fastdrop_status_string(status));
+    case FASTDROP_ERROR_OUT_OF_MEMORY:
+      throw std::bad_alloc();  // pybind11 raises MemoryError
     default:
       throw std::runtime_error(fastdrop_status_string(status));
   }

@@ -18,6 +18,7 @@ using namespace fastdrop_bindings;
 void bind_cuda(py::module_& m);
 void bind_gaussian(py::module_& m);
 void bind_shard(py::module_& m);
+void bind_drop_block(py::module_& m);
 
 namespace {
 
@@ -201,6 +202,7 @@ PYBIND11_MODULE(_native, m) {
   bind_cuda(m);
   bind_gaussian(m);
   bind_shard(m);
+  bind_drop_block(m);
   m.doc() = "fastdrop's compiled core (C ABI in csrc/include/fastdrop/fastdrop.h)";
   m.def("forward", &forward, py::arg("dtype"), py::arg("x"), py::arg("y"), py::arg("p"), py::arg("seed"),
         py::arg("offset"), py::arg("mask_bits") = py::none(), py::arg("mask_bytes") = py::none());

@@ -72,6 +72,18 @@ def native_isa():
     native.set_cpu_isa(before)
 
 
+def isas_and_thread_counts(native):
+    """Sets each ISA this CPU has with 1, 2 and 8 threads in turn, yielding (isa, threads): results
+    must be the same on each (use with the native_isa and threads_restored fixtures)."""
+    for isa in ISAS:
+        if not native.cpu_isa_supported(isa):
+            continue
+        native.set_cpu_isa(isa)
+        for threads in (1, 2, 8):
+            fastdrop.set_num_threads(threads)
+            yield isa, threads
+
+
 @pytest.fixture
 def threads_restored():
     before = fastdrop.get_num_threads()
@@ -85,3 +97,33 @@ def import_or_skip(module: str, requirement: str):
     if requirement in REQUIRED:
         return importlib.import_module(module)
     return pytest.importorskip(module)
+
+
+def saved_tensors(fn, *inputs):
+    """(shape, bytes) of every tensor autograd saves for fn(*inputs)'s backward, apart from inputs."""
+    import torch
+
+    saved = []
+    input_ptrs = {t.data_ptr() for t in inputs}
+
+    def pack(t):
+        if t.data_ptr() not in input_ptrs:
+            saved.append((tuple(t.shape), t.numel() * t.element_size()))
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        fn(*inputs)
+    return saved
+
+
+def assert_compiled_matches_eager(fn, x):
+    """torch.compile(fn, fullgraph=True) gives eager's result and gradient for x, fn drawing with
+    an explicit seed."""
+    import torch
+
+    eager = fn(x)
+    compiled = torch.compile(fn, fullgraph=True)(x)
+    assert torch.equal(compiled, eager)
+    (g_eager,) = torch.autograd.grad(eager.sum(), x)
+    (g_compiled,) = torch.autograd.grad(compiled.sum(), x)
+    assert torch.equal(g_compiled, g_eager)

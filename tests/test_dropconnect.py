@@ -5,7 +5,7 @@
 import numpy as np
 import pytest
 
-from conftest import REQUIRED, random_array
+from conftest import REQUIRED, random_array, saved_tensors
 
 import fastdrop
 import reference
@@ -227,21 +227,6 @@ def test_opcheck(with_bias):
     W = torch.randn(4, 5, requires_grad=True)
     b = torch.randn(4, requires_grad=True) if with_bias else None
     torch.library.opcheck(torch.ops.fastdrop.dropconnect_linear.default, (x, W, b, 0.25, 11, 2, False))
-
-
-def saved_tensors(fn, *inputs):
-    """(shape, bytes) of every tensor autograd saves for fn(*inputs)'s backward, apart from inputs."""
-    saved = []
-    input_ptrs = {t.data_ptr() for t in inputs}
-
-    def pack(t):
-        if t.data_ptr() not in input_ptrs:
-            saved.append((tuple(t.shape), t.numel() * t.element_size()))
-        return t
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        fn(*inputs)
-    return saved
 
 
 @needs_torch

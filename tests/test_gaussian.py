@@ -22,7 +22,7 @@ import pytest
 import fastdrop
 import reference
 from fastdrop._numpy_frontend import kernel_dtype
-from conftest import BFLOAT16, ISAS, float_dtypes, random_array
+from conftest import BFLOAT16, assert_compiled_matches_eager, float_dtypes, isas_and_thread_counts, random_array
 
 GAUSSIAN_MODULES = {"native": "fastdrop._native", "numba": "fastdrop._numba_gaussian"}
 P_VALUES = (0.1, 0.5, 0.99)
@@ -136,14 +136,9 @@ def test_native_isas_and_thread_counts_match_scalar(native_isa, threads_restored
     native_isa.set_cpu_isa("scalar")
     fastdrop.set_num_threads(1)
     want = run_forward(native_isa, x, 0.4, 77, 3)
-    for isa in ISAS:
-        if not native_isa.cpu_isa_supported(isa):
-            continue
-        native_isa.set_cpu_isa(isa)
-        for threads in (1, 2, 8):
-            fastdrop.set_num_threads(threads)
-            got = run_forward(native_isa, x, 0.4, 77, 3)
-            np.testing.assert_array_equal(raw(got), raw(want), err_msg=f"{isa}, {threads} threads")
+    for isa, threads in isas_and_thread_counts(native_isa):
+        got = run_forward(native_isa, x, 0.4, 77, 3)
+        np.testing.assert_array_equal(raw(got), raw(want), err_msg=f"{isa}, {threads} threads")
 
 
 def test_noise_statistics():
@@ -294,12 +289,7 @@ def test_torch_compile_matches_eager(torch):
         return ft.functional.gaussian_dropout(t, 0.3, seed=9, offset=4) * 2
 
     x = torch.randn(8, 16, requires_grad=True)
-    eager = fn(x)
-    compiled = torch.compile(fn, fullgraph=True)(x)
-    assert torch.equal(compiled, eager)
-    (g_eager,) = torch.autograd.grad(eager.sum(), x)
-    (g_compiled,) = torch.autograd.grad(compiled.sum(), x)
-    assert torch.equal(g_compiled, g_eager)
+    assert_compiled_matches_eager(fn, x)
 
     def make():
         torch.manual_seed(0)

@@ -100,6 +100,19 @@ fastdrop_status bias_dropout_add_over(fastdrop_dtype dtype, const void* x, const
   return FASTDROP_SUCCESS;
 }
 
+// y = keep ? x * scale : 0 with the keep bits of mask_bits and the scale of params, arguments checked.
+fastdrop_status apply_bits(fastdrop_dtype dtype, const void* x, void* y, int64_t n,
+                           const fastdrop::DropoutParams& params, const uint8_t* mask_bits) {
+  const fastdrop::cpu::BackwardBitsFn apply = fastdrop::cpu::active_kernels()->backward_bits[dtype];
+  const size_t size = dtype_size(dtype);
+  advise_huge_pages(y, static_cast<size_t>(n) * size);
+  for_each_chunk(n, [&](int64_t start, int64_t len) {
+    apply(static_cast<const char*>(x) + start * size, static_cast<char*>(y) + start * size, len, params,
+          mask_bits + start / 8);
+  });
+  return FASTDROP_SUCCESS;
+}
+
 }  // namespace
 
 extern "C" {
@@ -120,6 +133,8 @@ const char* fastdrop_status_string(fastdrop_status status) {
       return "CUDA is not available: not built, or no device found";
     case FASTDROP_ERROR_CUDA:
       return "a CUDA runtime call failed";
+    case FASTDROP_ERROR_OUT_OF_MEMORY:
+      return "out of memory for the kernel's workspace";
   }
   return "unknown status";
 }
@@ -166,16 +181,19 @@ fastdrop_status fastdrop_dropout_backward_bits(fastdrop_dtype dtype, const void*
   const fastdrop_status status = check_common(dtype, dy, dx, n, p);
   if (status != FASTDROP_SUCCESS) return status;
   if (n > 0 && !mask_bits) return FASTDROP_ERROR_NULL_POINTER;
-  const fastdrop::DropoutParams params = fastdrop::make_dropout_params(p, 0, 0);
-  const fastdrop::cpu::BackwardBitsFn backward =
-      fastdrop::cpu::active_kernels()->backward_bits[dtype];
-  const size_t size = dtype_size(dtype);
-  advise_huge_pages(dx, static_cast<size_t>(n) * size);
-  for_each_chunk(n, [&](int64_t start, int64_t len) {
-    backward(static_cast<const char*>(dy) + start * size, static_cast<char*>(dx) + start * size,
-             len, params, mask_bits + start / 8);
-  });
-  return FASTDROP_SUCCESS;
+  return apply_bits(dtype, dy, dx, n, fastdrop::make_dropout_params(p, 0, 0), mask_bits);
+}
+
+fastdrop_status fastdrop_apply_mask_bits_scale(fastdrop_dtype dtype, const void* x, void* y, int64_t n,
+                                               double scale, const uint8_t* mask_bits) {
+  const fastdrop_status status = check_common(dtype, x, y, n, 0.0);
+  if (status != FASTDROP_SUCCESS) return status;
+  if (!isfinite(scale)) return FASTDROP_ERROR_INVALID_VALUE;
+  if (n > 0 && !mask_bits) return FASTDROP_ERROR_NULL_POINTER;
+  fastdrop::DropoutParams params = fastdrop::make_dropout_params(0.0, 0, 0);
+  params.scale_f64 = scale;
+  params.scale_f32 = static_cast<float>(scale);
+  return apply_bits(dtype, x, y, n, params, mask_bits);
 }
 
 fastdrop_status fastdrop_dropout_mask_bits(int64_t n, double p, uint64_t seed, uint64_t offset,

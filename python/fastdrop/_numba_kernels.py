@@ -593,7 +593,7 @@ def _run(kernel, n, *args):
     # Numba's thread count belongs to the calling thread; setting it at each call makes
     # set_num_threads global, as the native module's is.
     numba.set_num_threads(get_num_threads() if n >= PARALLEL_MIN else 1)
-    kernel(*args)
+    return kernel(*args)
 
 
 def _run_dropout(kernel, n, runs, x, y, params, op, bits_in=_NO_BITS, shape=_NO_DIMS, unit_strides=_NO_DIMS,

@@ -48,7 +48,8 @@ typedef enum fastdrop_status {
   FASTDROP_ERROR_NULL_POINTER = 3,      /* a required pointer is NULL while the count is not 0 */
   FASTDROP_ERROR_ISA_UNAVAILABLE = 4,   /* the CPU ISA asked for (or FASTDROP_CPU_ISA) is absent */
   FASTDROP_ERROR_CUDA_UNAVAILABLE = 5,  /* CUDA support not built, or no device found */
-  FASTDROP_ERROR_CUDA = 6               /* a CUDA runtime call failed */
+  FASTDROP_ERROR_CUDA = 6,              /* a CUDA runtime call failed */
+  FASTDROP_ERROR_OUT_OF_MEMORY = 7      /* a kernel's workspace could not be allocated */
 } fastdrop_status;
 
 typedef enum fastdrop_dtype {
@@ -252,6 +253,34 @@ fastdrop_status fastdrop_bias_dropout_add_forward_runs(fastdrop_dtype dtype, con
                                                        const void* residual, void* y, int64_t rows, int64_t cols,
                                                        double p, uint64_t seed, uint64_t offset,
                                                        const fastdrop_unit_runs* runs);
+
+/* y = keep ? x * scale : 0 over n elements, keep read from mask_bits as fastdrop_dropout_forward
+ * writes them, scale held in the compute type (rounded to float32 for 16-bit and float32 data);
+ * the backward of any variant whose scale is known only at run time (DropBlock's). y may equal x.
+ * FASTDROP_ERROR_INVALID_VALUE for n < 0 or a scale that is not finite. */
+fastdrop_status fastdrop_apply_mask_bits_scale(fastdrop_dtype dtype, const void* x, void* y, int64_t n,
+                                               double scale, const uint8_t* mask_bits);
+
+/* DropBlock with torchvision's drop_block2d semantics on (batch, channels, height, width)
+ * row-major data (an unbatched (C, H, W) input is batch 1). Block seeds are drawn on the grid
+ * (batch, channels, height - block_size + 1, width - block_size + 1), one unit per position in
+ * row-major order, each dropped with probability
+ * gamma = p height width / (block_size^2 (height - block_size + 1)(width - block_size + 1))
+ * (at most p) by dropout's Bernoulli draw; the seed at (i, j) drops rows i .. i + block_size - 1
+ * and columns j .. j + block_size - 1 of its map. Kept elements are scaled by
+ * scale = numel / (eps + kept), kept counted over the whole tensor, computed in double (0 when
+ * nothing is kept) and held in the compute type: y = keep ? x * scale : 0, rounded once.
+ * mask_bits (required, ceil(numel / 8) bytes) receives the element keep bits as
+ * fastdrop_dropout_forward writes them and *scale (when not NULL) the scale, in double: backward is
+ * fastdrop_apply_mask_bits_scale of dy with both. y may equal x (in place). Results are the same on
+ * every CPU ISA and thread count. FASTDROP_ERROR_INVALID_VALUE for a negative size, p outside
+ * [0, 1] or NaN, eps negative or not finite, or block_size not odd, below 1 or larger than height
+ * or width; FASTDROP_ERROR_OUT_OF_MEMORY when the workspace of a run of planes (about
+ * (2 block_size + 3) width bytes) cannot be allocated. */
+fastdrop_status fastdrop_drop_block2d_forward(fastdrop_dtype dtype, const void* x, void* y, int64_t batch,
+                                              int64_t channels, int64_t height, int64_t width, int64_t block_size,
+                                              double p, double eps, uint64_t seed, uint64_t offset,
+                                              uint8_t* mask_bits, double* scale);
 
 #ifdef __cplusplus
 }

@@ -11,6 +11,7 @@ from .._shard import check_shard
 from .._spatial import feature_noise_shape, spatial_noise_shape, stochastic_depth_noise_shape
 from ._bridge import check_device, kernel_dtype, op_seed
 from ._dropconnect import dropconnect, dropconnect_linear  # noqa: F401 (public names)
+from ._drop_block import drop_block2d  # noqa: F401 (public name)
 from ._gaussian import gaussian_dropout  # noqa: F401 (public name)
 from ._fused_ops import (
     BiasDropoutAddFunction, ShardedBiasDropoutAddFunction, bias_dropout_add_forward, bias_dropout_add_op,

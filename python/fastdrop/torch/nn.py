@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 
 from .._checks import check_p
+from .._drop_block import check_block_size, check_eps
 from .._numpy_gaussian import check_gaussian_p
 from . import functional as F
 from .._spatial import locked_noise_shape, stochastic_depth_noise_shape
@@ -17,6 +18,7 @@ from .functional import check_mask_mode
 __all__ = [
     "AlphaDropout",
     "BiasDropoutAdd",
+    "DropBlock2d",
     "DropConnectLinear",
     "Dropout",
     "Dropout1d",
@@ -114,6 +116,26 @@ class StochasticDepth(torch.nn.Module):
 
     def __repr__(self) -> str:
         return f"{self.__class__.__name__}(p={self.p}, mode={self.mode})"
+
+
+class DropBlock2d(torch.nn.Module):
+    """torchvision.ops.DropBlock2d: zeroes blocks of block_size x block_size elements of each map in
+    training and scales the rest by numel / (eps + kept); identity in eval or with p = 0. Invalid
+    p, block_size (even, below 1) and eps raise at construction; a block larger than the input's
+    maps raises at the call."""
+
+    def __init__(self, p: float, block_size: int, inplace: bool = False, eps: float = 1e-06) -> None:
+        super().__init__()
+        self.p = check_p(p)
+        self.block_size = check_block_size(block_size)
+        self.inplace = inplace
+        self.eps = check_eps(eps)
+
+    def forward(self, input: torch.Tensor) -> torch.Tensor:
+        return F.drop_block2d(input, self.p, self.block_size, self.inplace, self.eps, self.training)
+
+    def __repr__(self) -> str:
+        return f"{self.__class__.__name__}(p={self.p}, block_size={self.block_size}, inplace={self.inplace})"
 
 
 class BiasDropoutAdd(torch.nn.Module):
