@@ -124,6 +124,8 @@ def _F():
 
 
 P = DROPOUT_P
+# DropBlock's block side: torchvision's and the DropBlock paper's usual choice.
+DROP_BLOCK_SIZE = 7
 AUTOGRAD_OPS = (
     # The forward of standard dropout is timed at the kernel; this is its training step.
     AutogradOp("dropout", shapes.elements, lambda x: _fd().dropout(x, P, mask_mode="bits"),
@@ -136,6 +138,8 @@ AUTOGRAD_OPS = (
     AutogradOp("dropout2d", shapes.images, lambda x: _fd().dropout2d(x, P), lambda x: _F().dropout2d(x, P)),
     AutogradOp("stochastic_depth", shapes.images, lambda x: _fd().stochastic_depth(x, P, "row"),
                lambda x: torch_calls.stochastic_depth(x, P)),
+    AutogradOp("drop_block2d", shapes.feature_maps, lambda x: _fd().drop_block2d(x, P, DROP_BLOCK_SIZE),
+               lambda x: torch_calls.drop_block2d(x, P, DROP_BLOCK_SIZE)),
     AutogradOp("gaussian_dropout", shapes.elements, lambda x: _fd().gaussian_dropout(x, P),
                lambda x: torch_calls.gaussian_dropout(x, P), fastdrop_mask="recompute"),
     AutogradOp("locked_dropout", shapes.sequences, lambda x: _fd().broadcast_dropout(x, P, (1, *x.shape[1:])),

@@ -10,6 +10,8 @@ import math
 
 # The spatial size of the images: ResNet's later stages run at 14x14 to 28x28.
 IMAGE_SIDE = 16
+# DropBlock's maps: large enough that blocks of 7 leave room to place them.
+FEATURE_MAP_SIDE = 32
 LINEAR_BATCH = 64
 
 
@@ -23,14 +25,23 @@ def elements(size: int) -> dict:
     return {"x": (size,)}
 
 
+def _maps(size: int, side: int) -> dict:
+    """(N, C, side, side) of `size` elements, N and C as near each other as they divide."""
+    plane = side * side
+    if size % plane:
+        raise ValueError(f"{size} elements do not make (N, C, {side}, {side}) maps (not a multiple of {plane})")
+    batch, channels = near_square(size // plane)
+    return {"x": (batch, channels, side, side)}
+
+
 def images(size: int) -> dict:
     """(N, C, H, W) with H = W = 16: 256 x 256 channels at 16M elements."""
-    plane = IMAGE_SIDE * IMAGE_SIDE
-    if size % plane:
-        raise ValueError(f"{size} elements do not make (N, C, {IMAGE_SIDE}, {IMAGE_SIDE}) images "
-                         f"(not a multiple of {plane})")
-    batch, channels = near_square(size // plane)
-    return {"x": (batch, channels, IMAGE_SIDE, IMAGE_SIDE)}
+    return _maps(size, IMAGE_SIDE)
+
+
+def feature_maps(size: int) -> dict:
+    """(N, C, H, W) with H = W = 32, room for DropBlock's 7 x 7 blocks: 128 x 128 maps at 16M."""
+    return _maps(size, FEATURE_MAP_SIDE)
 
 
 def sequences(size: int) -> dict:

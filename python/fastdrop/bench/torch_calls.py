@@ -57,6 +57,22 @@ def stochastic_depth(x, p: float):
     return x * noise
 
 
+def drop_block2d(x, p: float, block_size: int, eps: float = 1e-6):
+    """torchvision.ops.drop_block2d(x, p, block_size), written in torch ops as torchvision does."""
+    import torch
+    import torch.nn.functional as F
+
+    n, c, h, w = x.size()
+    gamma = (p * h * w) / ((block_size ** 2) * ((h - block_size + 1) * (w - block_size + 1)))
+    noise = torch.empty((n, c, h - block_size + 1, w - block_size + 1), dtype=x.dtype, device=x.device)
+    noise.bernoulli_(gamma)
+    noise = F.pad(noise, [block_size // 2] * 4, value=0)
+    noise = F.max_pool2d(noise, stride=(1, 1), kernel_size=(block_size, block_size), padding=block_size // 2)
+    noise = 1 - noise
+    normalize_scale = noise.numel() / (eps + noise.sum())
+    return x * noise * normalize_scale
+
+
 def gaussian_dropout(x, p: float):
     """Gaussian dropout (Keras's GaussianDropout(p)): x * n with n ~ N(1, p / (1 - p))."""
     import torch
