@@ -77,19 +77,13 @@ void mask_bits_runs(int64_t n, double p, uint64_t seed, uint64_t offset, const R
 void bias_dropout_add_forward_runs(const std::string& dtype_name, const py::array& x, std::optional<py::array> bias,
                                    const py::array& residual, const py::array& y, int64_t cols, double p,
                                    uint64_t seed, uint64_t offset, const Runs& runs) {
-  const fastdrop_dtype dtype = dtype_from_name(dtype_name);
-  check_items(x, dtype, "x");
-  const py::ssize_t n = x.size();
-  if (cols <= 0 || n % cols != 0) throw py::value_error("cols: must divide the number of elements of x");
-  const void* xp = buffer(x, "x", n * item_size(dtype), false);
-  const void* bp = bias ? buffer(*bias, "bias", cols * item_size(dtype), false) : nullptr;
-  const void* rp = buffer(residual, "residual", n * item_size(dtype), false);
-  void* yp = buffer(y, "out", n * item_size(dtype), true);
-  const fastdrop_unit_runs call_runs = unit_runs(runs, n);
+  const BiasDropoutAddArrays a = bias_dropout_add_arrays(dtype_name, x, bias, residual, y, cols);
+  const fastdrop_unit_runs call_runs = unit_runs(runs, a.n);
   fastdrop_status status;
   {
     py::gil_scoped_release release;
-    status = fastdrop_bias_dropout_add_forward_runs(dtype, xp, bp, rp, yp, n / cols, cols, p, seed, offset, &call_runs);
+    status = fastdrop_bias_dropout_add_forward_runs(a.dtype, a.x, a.bias, a.residual, a.y, a.n / cols, cols, p, seed,
+                                                    offset, &call_runs);
   }
   check(status);
 }

@@ -5,6 +5,7 @@
 #include <pybind11/pybind11.h>
 
 #include <new>
+#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -57,6 +58,31 @@ inline void* buffer(const py::array& a, const char* what, py::ssize_t bytes, boo
                           std::to_string(a.nbytes()));
   }
   return const_cast<void*>(a.data());
+}
+
+// The checked buffers of a bias + dropout + residual add over (n / cols, cols) data.
+struct BiasDropoutAddArrays {
+  fastdrop_dtype dtype;
+  py::ssize_t n;
+  const void* x;
+  const void* bias;
+  const void* residual;
+  void* y;
+};
+
+inline BiasDropoutAddArrays bias_dropout_add_arrays(const std::string& dtype_name, const py::array& x,
+                                                    const std::optional<py::array>& bias, const py::array& residual,
+                                                    const py::array& y, int64_t cols) {
+  const fastdrop_dtype dtype = dtype_from_name(dtype_name);
+  check_items(x, dtype, "x");
+  const py::ssize_t n = x.size();
+  if (cols <= 0 || n % cols != 0) throw py::value_error("cols: must divide the number of elements of x");
+  return BiasDropoutAddArrays{dtype,
+                              n,
+                              buffer(x, "x", n * item_size(dtype), false),
+                              bias ? buffer(*bias, "bias", cols * item_size(dtype), false) : nullptr,
+                              buffer(residual, "residual", n * item_size(dtype), false),
+                              buffer(y, "out", n * item_size(dtype), true)};
 }
 
 }  // namespace fastdrop_bindings

@@ -167,19 +167,13 @@ void alpha_backward(const std::string& dtype_name, const py::array& dy, const py
 void bias_dropout_add_forward(const std::string& dtype_name, const py::array& x, std::optional<py::array> bias,
                               const py::array& residual, const py::array& y, int64_t cols, double p, uint64_t seed,
                               uint64_t offset, std::optional<py::array> mask_bits) {
-  const fastdrop_dtype dtype = dtype_from_name(dtype_name);
-  check_items(x, dtype, "x");
-  const py::ssize_t n = x.size();
-  if (cols <= 0 || n % cols != 0) throw py::value_error("cols: must divide the number of elements of x");
-  const void* xp = buffer(x, "x", n * item_size(dtype), false);
-  const void* bp = bias ? buffer(*bias, "bias", cols * item_size(dtype), false) : nullptr;
-  const void* rp = buffer(residual, "residual", n * item_size(dtype), false);
-  void* yp = buffer(y, "out", n * item_size(dtype), true);
-  auto* bits = mask_bits ? static_cast<uint8_t*>(buffer(*mask_bits, "mask_bits", (n + 7) / 8, true)) : nullptr;
+  const BiasDropoutAddArrays a = bias_dropout_add_arrays(dtype_name, x, bias, residual, y, cols);
+  auto* bits = mask_bits ? static_cast<uint8_t*>(buffer(*mask_bits, "mask_bits", (a.n + 7) / 8, true)) : nullptr;
   fastdrop_status status;
   {
     py::gil_scoped_release release;
-    status = fastdrop_bias_dropout_add_forward(dtype, xp, bp, rp, yp, n / cols, cols, p, seed, offset, bits);
+    status = fastdrop_bias_dropout_add_forward(a.dtype, a.x, a.bias, a.residual, a.y, a.n / cols, cols, p, seed,
+                                               offset, bits);
   }
   check(status);
 }
