@@ -343,27 +343,28 @@ FASTDROP_HOST_DEVICE T gaussian_element(T x, typename ComputeType<T>::type noise
 }
 
 // Fused bias + activation + dropout: y = keep ? act(x + b) * s : 0 for act in relu, gelu (exact,
-// v Phi(v)) and gelu's tanh form, and dx = keep ? (dy * s) act'(x + b) : 0 with x + b recomputed
+// v Phi(v)) and gelu's tanh form, and dx = keep ? act'(x + b) (dy * s) : 0 with x + b recomputed
 // from the saved x. In float32 the functions are plain arithmetic of our own (no libm: the loops
-// vectorise, every ISA and the Numba mirror get the same bits); in float64 they call libm's exp
-// and erfc, which the Numba mirror calls too.
+// vectorise, and every ISA and the Numba mirror get the same bits); in float64 they call libm's
+// exp and erfc, which the Numba mirror calls too.
 
-// exp(hi + lo) in float32, for |lo| up to 0.15: Cephes' expf polynomial after a Cody-Waite
-// reduction that is exact for hi, so that an argument carried as an exact sum hi + lo keeps its
-// accuracy whatever its size. Below -104 it gives 0, above 88.72 inf (through subnormal and
-// huge results scaled by 2^n in two steps); NaN stays NaN. Error: at most 1 ulp (tests/cpp).
+// exp(hi + lo) in float32, for -170 <= hi <= 170 and |lo| up to 0.15: Cephes' expf polynomial
+// after a Cody-Waite reduction that is exact for hi, so that an argument carried as an exact sum
+// hi + lo keeps its accuracy whatever its size. Below -104 it gives 0, above 88.72 inf (2^n is
+// applied in two steps, each a normal float); NaN stays NaN. Error: at most 1.5 ulp (tests/cpp).
+// No clamps inside: GCC copies the whole polynomial into each arm of a clamp's select.
 FASTDROP_HOST_DEVICE float exp_sum(float hi, float lo) {
-  const float x = hi < -104.0f ? -104.0f : (hi > 89.0f ? 89.0f : hi);
-  // Adding 1.5 * 2^23 rounds x log2(e) to the nearest integer n and leaves n in the low bits.
+  // Adding 1.5 * 2^23 rounds hi log2(e) to the nearest integer n and leaves n in the low bits.
   const float shift = 12582912.0f;
-  const float shifted = x * 1.44269504088896341f + shift;
+  const float shifted = hi * 1.44269504088896341f + shift;
   const float n = shifted - shift;
-  // x - n ln 2 with ln 2 in two parts: n * 0.693359375 is exact and so is its difference with x.
-  const float g = ((x - n * 0.693359375f) + lo) - n * -2.12194440e-4f;
+  // hi - n ln 2 with ln 2 in two parts: n * 0.693359375 is exact and so is its difference with hi.
+  const float g = ((hi - n * 0.693359375f) + lo) - n * -2.12194440e-4f;
   const float z = g * g;
-  const float p =
-      (((((1.9875691500e-4f * g + 1.3981999507e-3f) * g + 8.3334519073e-3f) * g + 4.1665795894e-2f) * g +
-        1.6666665459e-1f) * g + 5.0000001201e-1f) * z + g + 1.0f;
+  // Estrin's scheme: half the dependency chain of Horner's, which bounds the kernels' speed.
+  const float poly = (5.0000001201e-1f + 1.6666665459e-1f * g) + (4.1665795894e-2f + 8.3334519073e-3f * g) * z +
+                     (1.3981999507e-3f + 1.9875691500e-4f * g) * (z * z);
+  const float p = (poly * z + g) + 1.0f;
   const int32_t n_int = static_cast<int32_t>(float_as_u32(shifted) - float_as_u32(shift));
   const int32_t n_half = n_int / 2;
   return p * exp2i(n_half) * exp2i(n_int - n_half);
@@ -386,7 +387,8 @@ FASTDROP_HOST_DEVICE float scaled_normal_tail(float a) {
   const float a2 = a * a;
   const float a4 = a2 * a2;
   const float p = (0.5f + 4.3759736e-1f * a) + (1.8269175e-1f + 4.0442307e-2f * a) * a2 + 4.08566e-3f * a4;
-  const float q = (1.0f + 1.6730796f * a) + (1.2003039f + 4.6802917e-1f * a) * a2 + (1.013804e-1f + 1.0241108e-2f * a) * a4;
+  const float q =
+      (1.0f + 1.6730796f * a) + (1.2003039f + 4.6802917e-1f * a) * a2 + (1.013804e-1f + 1.0241108e-2f * a) * a4;
   return p / q;
 }
 
@@ -399,47 +401,11 @@ FASTDROP_HOST_DEVICE float tail_argument(float v) {
   return a < 14.5f ? a : 14.5f;
 }
 
-// The standard normal density phi(v) and distribution Phi(v) in float32. Phi comes from its tail,
-// Phi(v) = 1 - Phi(-v) for v >= 0, so that Phi(v) for v << 0 keeps its relative accuracy, which
-// 0.5 (1 + erf(v / sqrt 2)) loses to cancellation. Gelu v Phi(v) is within 6 ulp of its exact
-// value for v > -13 (below, Phi(v) is subnormal), and so is its gradient Phi + v phi (in ulps of
-// its terms: it crosses 0 near v = -0.75); tests/cpp/test_bias_act.cpp measures both.
-FASTDROP_HOST_DEVICE float normal_pdf(float v) {
-  return exp_half_square(tail_argument(v)) * static_cast<float>(kInvSqrt2Pi);
-}
-FASTDROP_HOST_DEVICE float normal_cdf(float v) {
-  const float a = tail_argument(v);
-  const float tail = exp_half_square(a) * scaled_normal_tail(a);
-  return v < 0.0f ? tail : 1.0f - tail;
-}
+// exp(x) for x <= 0 (-inf gives 0).
+FASTDROP_HOST_DEVICE float exp_nonpositive(float x) { return exp_sum(x < -170.0f ? -170.0f : x, 0.0f); }
+FASTDROP_HOST_DEVICE double exp_nonpositive(double x) { return exp(x); }
 
-// The same in float64 from libm.
-FASTDROP_HOST_DEVICE double normal_pdf(double v) { return exp(-0.5 * (v * v)) * kInvSqrt2Pi; }
-FASTDROP_HOST_DEVICE double normal_cdf(double v) { return 0.5 * erfc(v * -kSqrtHalf); }
-
-FASTDROP_HOST_DEVICE float exp_of(float x) { return exp_sum(x, 0.0f); }
-FASTDROP_HOST_DEVICE double exp_of(double x) { return exp(x); }
-
-// Gelu's tanh form, 0.5 v (1 + tanh(u)) with u = sqrt(2 / pi) (v + 0.044715 v^3), as PyTorch's
-// approximate='tanh' computes u; 1 + tanh(u) = 2 sigmoid(2u) is taken from e = exp(-2 |u|) <= 1,
-// which neither overflows nor cancels for u << 0. Returns sigmoid(2u) and, in *spread,
-// sigmoid(2u) (1 - sigmoid(2u)). In float32 gelu then is within 3.5 ulp, and its gradient within
-// 6.5 ulp of its terms, of their exact values at the rounded u; for u < 0 the rounding error of u
-// itself comes on top, 2 |u| times larger in the result (11 times at v = -4), as in PyTorch's
-// float32 gelu, which computes u the same way.
-constexpr double kGeluTanhBeta = 0.79788456080286535588;  // sqrt(2 / pi)
-constexpr double kGeluTanhKappa = 0.044715;
-
-template <class C>
-FASTDROP_HOST_DEVICE C gelu_tanh_sigmoid(C v, C* spread) {
-  const C u = C(kGeluTanhBeta) * (v + C(kGeluTanhKappa) * (v * v * v));
-  const C e = exp_of(C(-2) * (u < C(0) ? -u : u));
-  const C r = C(1) / (C(1) + e);
-  *spread = (e * r) * r;
-  return u < C(0) ? e * r : r;
-}
-
-// The activations and their derivatives (g: the incoming gradient), selected by tag.
+// The activations, act(v), and their gradients, act'(v) g for an incoming gradient g, selected by tag.
 struct Relu {};
 struct Gelu {};
 struct GeluTanh {};
@@ -455,6 +421,24 @@ FASTDROP_HOST_DEVICE C activate_grad(Relu, C v, C g) {
   return v <= C(0) ? C(0) : g;
 }
 
+// Gelu v Phi(v) and its gradient Phi(v) + v phi(v), Phi and phi being the standard normal
+// distribution and density. In float32 Phi comes from its tail, Phi(-a) = exp(-a^2 / 2) times
+// scaled_normal_tail(a) for a = |v|, and Phi(v) = 1 - Phi(-v) for v >= 0, so that Phi(v) keeps
+// its relative accuracy for v << 0, which 0.5 (1 + erf(v / sqrt 2)) loses to cancellation. Gelu
+// is within 6 ulp of its exact value for v > -13 (below, Phi(v) is subnormal), and so is its
+// gradient in ulps of its terms (it crosses 0 near v = -0.75): tests/cpp/test_bias_act.cpp. In
+// float64 Phi is libm's erfc and phi its exp.
+FASTDROP_HOST_DEVICE float normal_pdf(float v) {
+  return exp_half_square(tail_argument(v)) * static_cast<float>(kInvSqrt2Pi);
+}
+FASTDROP_HOST_DEVICE float normal_cdf(float v) {
+  const float a = tail_argument(v);
+  const float tail = exp_half_square(a) * scaled_normal_tail(a);
+  return v < 0.0f ? tail : 1.0f - tail;
+}
+FASTDROP_HOST_DEVICE double normal_pdf(double v) { return exp(-0.5 * (v * v)) * kInvSqrt2Pi; }
+FASTDROP_HOST_DEVICE double normal_cdf(double v) { return 0.5 * erfc(v * -kSqrtHalf); }
+
 template <class C>
 FASTDROP_HOST_DEVICE C activate(Gelu, C v) {
   return v * normal_cdf(v);
@@ -462,6 +446,25 @@ FASTDROP_HOST_DEVICE C activate(Gelu, C v) {
 template <class C>
 FASTDROP_HOST_DEVICE C activate_grad(Gelu, C v, C g) {
   return g * (normal_cdf(v) + v * normal_pdf(v));
+}
+
+// Gelu's tanh form, 0.5 v (1 + tanh(u)) with u = sqrt(2 / pi) (v + 0.044715 v^3) computed as
+// PyTorch's approximate='tanh' computes it. 1 + tanh(u) = 2 sigmoid(2u) is taken from
+// e = exp(-2 |u|) <= 1, which neither overflows nor cancels for u << 0 (u has v's sign). In
+// float32 gelu then is within 3.5 ulp, and its gradient within 6.5 ulp of its terms, of their
+// exact values at the rounded u; for u < 0 the rounding error of u itself comes on top, 2 |u|
+// times larger in the result (11 times at v = -4), as in PyTorch's float32 gelu.
+constexpr double kGeluTanhBeta = 0.79788456080286535588;  // sqrt(2 / pi)
+constexpr double kGeluTanhKappa = 0.044715;
+
+// sigmoid(2u), and in *spread sigmoid(2u) (1 - sigmoid(2u)).
+template <class C>
+FASTDROP_HOST_DEVICE C gelu_tanh_sigmoid(C v, C* spread) {
+  const C u = C(kGeluTanhBeta) * (v + C(kGeluTanhKappa) * (v * v * v));
+  const C e = exp_nonpositive(C(-2) * (u < C(0) ? -u : u));
+  const C r = C(1) / (C(1) + e);
+  *spread = (e * r) * r;
+  return v < C(0) ? e * r : r;
 }
 
 template <class C>
