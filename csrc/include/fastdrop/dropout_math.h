@@ -366,7 +366,7 @@ FASTDROP_HOST_DEVICE float exp_sum(float hi, float lo) {
                      (1.3981999507e-3f + 1.9875691500e-4f * g) * (z * z);
   const float p = (poly * z + g) + 1.0f;
   const int32_t n_int = static_cast<int32_t>(float_as_u32(shifted) - float_as_u32(shift));
-  const int32_t n_half = n_int / 2;
+  const int32_t n_half = n_int >> 1;  // floor(n / 2): an arithmetic shift, as in Python
   return p * exp2i(n_half) * exp2i(n_int - n_half);
 }
 
