@@ -9,11 +9,12 @@ from __future__ import annotations
 from ._backend import backends, get_num_threads, set_cpu_isa, set_num_threads
 from ._dropconnect import dropconnect, dropconnect_linear, dropconnect_linear_backward
 from ._generator import Generator, default_generator, manual_seed
+from ._numpy_bias_act import bias_act_dropout_backward
 from ._numpy_frontend import dropout_backward
 from ._numpy_fused import bias_dropout_add_backward
 from ._numpy_gaussian import gaussian_dropout_backward
 from ._numpy_variants import alpha_dropout_backward
-from . import _numpy_frontend, _numpy_fused, _numpy_variants
+from . import _numpy_bias_act, _numpy_frontend, _numpy_fused, _numpy_variants
 from . import _numpy_gaussian
 
 __version__ = "0.1.0"
@@ -21,6 +22,8 @@ __version__ = "0.1.0"
 __all__ = [
     "Generator",
     "backends",
+    "bias_act_dropout",
+    "bias_act_dropout_backward",
     "bias_dropout_add",
     "bias_dropout_add_backward",
     "default_generator",
@@ -123,3 +126,21 @@ def bias_dropout_add(x, bias, residual, p=0.5, *, training=True, seed=None, offs
     return _numpy_fused.bias_dropout_add(x, bias, residual, p, training=training, seed=seed, offset=offset,
                                          generator=generator, out=out, return_mask=return_mask,
                                          mask_format=mask_format)
+
+
+def bias_act_dropout(x, bias, p=0.5, *, activation="relu", approximate="none", training=True, seed=None, offset=None,
+                     generator=None, out=None, return_mask=False):
+    """y = dropout(act(x + bias)), fused in one pass (bias may be None; activation 'relu' or 'gelu',
+    approximate 'none' or 'tanh' for gelu): NumPy arrays, or torch tensors (differentiable in x and
+    bias; see fastdrop.torch.functional.bias_act_dropout)."""
+    if _is_torch_tensor(x):
+        from .torch import functional
+
+        if return_mask:
+            raise TypeError("return_mask: supported for NumPy arrays; torch tensors keep their mask for backward")
+        y = functional.bias_act_dropout(x, bias, p, training, activation, approximate, seed=seed, offset=offset,
+                                        generator=generator)
+        return y if out is None else out.copy_(y)
+    return _numpy_bias_act.bias_act_dropout(x, bias, p, activation=activation, approximate=approximate,
+                                            training=training, seed=seed, offset=offset, generator=generator,
+                                            out=out, return_mask=return_mask)
