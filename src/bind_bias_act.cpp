@@ -37,7 +37,10 @@ Call checked_call(const std::string& activation, const std::string& dtype_name, 
                   const std::optional<py::array>& bias, int64_t cols) {
   Call call{activation_from_name(activation), dtype_from_name(dtype_name), x.size(), cols, nullptr, nullptr};
   check_items(x, call.dtype, "x");
-  if (cols <= 0 || call.n % cols != 0) throw py::value_error("cols: must divide the number of elements of x");
+  // cols = 0 only for an empty x (a last dimension of 0).
+  if (cols < 0 || (cols == 0 ? call.n != 0 : call.n % cols != 0)) {
+    throw py::value_error("cols: must divide the number of elements of x");
+  }
   call.x = buffer(x, "x", call.n * item_size(call.dtype), false);
   if (bias) {
     check_items(*bias, call.dtype, "bias");
@@ -45,6 +48,8 @@ Call checked_call(const std::string& activation, const std::string& dtype_name, 
   }
   return call;
 }
+
+int64_t rows(const Call& call) { return call.cols ? call.n / call.cols : 0; }
 
 void forward(const std::string& activation, const std::string& dtype, const py::array& x,
              std::optional<py::array> bias, const py::array& y, int64_t cols, double p, uint64_t seed,
@@ -56,8 +61,8 @@ void forward(const std::string& activation, const std::string& dtype, const py::
   fastdrop_status status;
   {
     py::gil_scoped_release release;
-    status = fastdrop_bias_act_dropout_forward(call.activation, call.dtype, call.x, call.bias, yp, call.n / cols,
-                                               cols, p, seed, offset, bits);
+    status = fastdrop_bias_act_dropout_forward(call.activation, call.dtype, call.x, call.bias, yp, rows(call), cols,
+                                               p, seed, offset, bits);
   }
   check(status);
 }
@@ -72,14 +77,13 @@ void backward(const std::string& activation, const std::string& dtype, const py:
   void* dxp = buffer(dx, "out", call.n * item_size(call.dtype), true);
   const auto* bits =
       mask_bits ? static_cast<const uint8_t*>(buffer(*mask_bits, "mask_bits", (call.n + 7) / 8, false)) : nullptr;
-  const int64_t rows = call.n / cols;
   fastdrop_status status;
   {
     py::gil_scoped_release release;
     status = bits ? fastdrop_bias_act_dropout_backward_bits(call.activation, call.dtype, gp, call.x, call.bias, dxp,
-                                                            rows, cols, p, bits)
-                  : fastdrop_bias_act_dropout_backward(call.activation, call.dtype, gp, call.x, call.bias, dxp, rows,
-                                                       cols, p, seed, offset);
+                                                            rows(call), cols, p, bits)
+                  : fastdrop_bias_act_dropout_backward(call.activation, call.dtype, gp, call.x, call.bias, dxp,
+                                                       rows(call), cols, p, seed, offset);
   }
   check(status);
 }

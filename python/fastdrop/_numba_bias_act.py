@@ -318,7 +318,7 @@ def _checked_call(activation, dtype, x, bias, cols, p) -> _Call:
         raise ValueError("invalid value: p must be in [0, 1] and counts non-negative")
     _, storage, compute = _kind(dtype)
     n = np.asarray(x).nbytes // np.dtype(storage).itemsize
-    if cols <= 0 or n % cols:
+    if cols < 0 or (n % cols if cols else n):  # cols = 0 only for an empty x
         raise ValueError("cols: must divide the number of elements of x")
     xs = _buffer(x, "x", storage, n, False)
     # No bias adds +0, as the C++ does: zeros of any 16-bit format widen to +0.

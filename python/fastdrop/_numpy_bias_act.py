@@ -35,7 +35,7 @@ def bias_act_dropout(x, bias, p=0.5, *, activation="relu", approximate="none", t
         y = np.empty(src.shape, src.dtype)  # the kernel reads the bias while it writes y
     bits = np.empty((src.size + 7) // 8, np.uint8) if return_mask else None
     _backend.active().bias_act_dropout_forward(kernel, dtype, _flat_raw(src), _flat_bias(bias), _flat_raw(y),
-                                               max(x.shape[-1], 1), p if training else 0.0, seed, offset, bits)
+                                               x.shape[-1], p if training else 0.0, seed, offset, bits)
     y = _finish(y, out)
     return (y, bits) if return_mask else y
 
@@ -66,5 +66,5 @@ def bias_act_dropout_backward(grad, x, bias, p=0.5, *, activation="relu", approx
     grad_x = np.empty(x.shape, x.dtype)
     _backend.active().bias_act_dropout_backward(
         kernel, dtype, _flat_raw(np.asarray(grad, order="C")), _flat_raw(np.asarray(x, order="C")), _flat_bias(bias),
-        _flat_raw(grad_x), max(x.shape[-1], 1), p, seed or 0, offset or 0, bits)
+        _flat_raw(grad_x), x.shape[-1], p, seed or 0, offset or 0, bits)
     return grad_x, None if bias is None else bias_gradient(grad_x)

@@ -34,7 +34,7 @@ def bias_act_forward(x, bias, p, seed, offset, draw, activation):
     y = torch.empty_like(src)
     bits = _bits_like(x)
     _backend.active().bias_act_dropout_forward(
-        activation, kernel_dtype(x, "input"), flat_view(src), _flat_bias(bias), flat_view(y), max(x.shape[-1], 1), p,
+        activation, kernel_dtype(x, "input"), flat_view(src), _flat_bias(bias), flat_view(y), x.shape[-1], p,
         to_unsigned(seed), to_unsigned(offset), bits.numpy())
     return _like_input(y, x), bits
 
@@ -45,7 +45,7 @@ def bias_act_backward(grad, x, bias, bits, p, activation):
     grad_x = torch.empty_like(src)
     _backend.active().bias_act_dropout_backward(
         activation, kernel_dtype(grad, "grad"), flat_view(src), flat_view(x.contiguous()), _flat_bias(bias),
-        flat_view(grad_x), max(x.shape[-1], 1), p, mask_bits=bits.numpy())
+        flat_view(grad_x), x.shape[-1], p, mask_bits=bits.numpy())
     return _like_input(grad_x, grad)
 
 
