@@ -15,6 +15,7 @@
 namespace py = pybind11;
 using namespace fastdrop_bindings;
 
+void bind_bias_act(py::module_& m);
 void bind_cuda(py::module_& m);
 void bind_gaussian(py::module_& m);
 void bind_shard(py::module_& m);
@@ -193,6 +194,7 @@ void stream_words(uint64_t seed, uint64_t offset, uint64_t first, const py::arra
 }  // namespace
 
 PYBIND11_MODULE(_native, m) {
+  bind_bias_act(m);
   bind_cuda(m);
   bind_gaussian(m);
   bind_shard(m);

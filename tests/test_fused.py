@@ -91,6 +91,12 @@ class TestTorch:
         assert torch.equal(grads[0], want_grads[0]) and torch.equal(grads[2], want_grads[2])
         torch.testing.assert_close(grads[1], want_grads[1])
 
+    def test_one_dimensional_input_bias_gradient(self):
+        torch, ft = self.torch, self.ft
+        x, bias = torch.randn(6, requires_grad=True), torch.randn(6, requires_grad=True)
+        ft.functional.bias_dropout_add(x, bias, torch.zeros(6), 0.5, seed=2).backward(torch.ones(6))
+        assert torch.equal(bias.grad, x.grad)
+
     def test_gradcheck_opcheck_module_and_eval(self):
         torch, ft = self.torch, self.ft
         x = torch.randn(4, 5, dtype=torch.float64, requires_grad=True)

@@ -10,13 +10,14 @@ from ._backend import backends, get_num_threads, set_cpu_isa, set_num_threads
 from ._dlpack import accepts_foreign_arrays
 from ._dropconnect import dropconnect, dropconnect_linear, dropconnect_linear_backward
 from ._generator import Generator, default_generator, manual_seed
+from ._numpy_bias_act import bias_act_dropout_backward
 from ._numpy_drop_block import drop_block2d_backward
 from ._numpy_frontend import dropout_backward
 from ._numpy_fused import bias_dropout_add_backward
 from ._numpy_gaussian import gaussian_dropout_backward
 from ._numpy_variants import alpha_dropout_backward
 from ._shard import Shard
-from . import _numpy_frontend, _numpy_fused, _numpy_variants
+from . import _numpy_bias_act, _numpy_frontend, _numpy_fused, _numpy_variants
 from . import _numpy_drop_block, _numpy_gaussian
 
 __version__ = "0.1.0"
@@ -25,6 +26,8 @@ __all__ = [
     "Generator",
     "Shard",
     "backends",
+    "bias_act_dropout",
+    "bias_act_dropout_backward",
     "bias_dropout_add",
     "bias_dropout_add_backward",
     "default_generator",
@@ -135,6 +138,24 @@ def bias_dropout_add(x, bias, residual, p=0.5, *, training=True, seed=None, offs
                                          mask_format=mask_format, shard=shard)
 
 
+def bias_act_dropout(x, bias, p=0.5, *, activation="relu", approximate="none", training=True, seed=None, offset=None,
+                     generator=None, out=None, return_mask=False):
+    """y = dropout(act(x + bias)), fused in one pass (bias may be None; activation 'relu' or 'gelu',
+    approximate 'none' or 'tanh' for gelu): NumPy arrays, or torch tensors (differentiable in x and
+    bias; see fastdrop.torch.functional.bias_act_dropout)."""
+    if _is_torch_tensor(x):
+        from .torch import functional
+
+        if return_mask:
+            raise TypeError("return_mask: supported for NumPy arrays; torch tensors keep their mask for backward")
+        y = functional.bias_act_dropout(x, bias, p, training, activation, approximate, seed=seed, offset=offset,
+                                        generator=generator)
+        return y if out is None else out.copy_(y)
+    return _numpy_bias_act.bias_act_dropout(x, bias, p, activation=activation, approximate=approximate,
+                                            training=training, seed=seed, offset=offset, generator=generator,
+                                            out=out, return_mask=return_mask)
+
+
 def drop_block2d(x, p=0.1, block_size=7, *, training=True, eps=1e-6, seed=None, offset=None, generator=None, out=None,
                  return_mask=False, mask_format="bool"):
     if _is_torch_tensor(x):
@@ -156,6 +177,7 @@ drop_block2d.__doc__ = _numpy_drop_block.drop_block2d.__doc__
 # Other frameworks' arrays (JAX, CuPy, ...) through DLPack, returned as the caller's framework's.
 dropout = accepts_foreign_arrays(dropout, 1)
 bias_dropout_add = accepts_foreign_arrays(bias_dropout_add, 3)
+bias_act_dropout = accepts_foreign_arrays(bias_act_dropout, 2)
 dropconnect = accepts_foreign_arrays(dropconnect, 1)
 dropconnect_linear = accepts_foreign_arrays(dropconnect_linear, 3)
 drop_block2d = accepts_foreign_arrays(drop_block2d, 1)

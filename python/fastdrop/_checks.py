@@ -21,3 +21,17 @@ def check_mask_format(mask_format: str) -> str:
     if mask_format not in ("bool", "bits"):
         raise ValueError(f"mask_format: expected 'bool' or 'bits', got {mask_format!r}")
     return mask_format
+
+
+def check_activation(activation, approximate) -> str:
+    """The kernels' name (relu, gelu or gelu_tanh) of an activation named as torch names it:
+    activation 'relu' or 'gelu', and for gelu approximate 'none' (erf) or 'tanh'."""
+    if activation not in ("relu", "gelu"):
+        raise ValueError(f"activation: expected 'relu' or 'gelu', got {activation!r}")
+    if approximate not in ("none", "tanh"):
+        raise ValueError(f"approximate: expected 'none' or 'tanh', got {approximate!r}")
+    if activation == "relu":
+        if approximate != "none":
+            raise ValueError(f"approximate: only activation='gelu' takes one, got {approximate!r} with 'relu'")
+        return "relu"
+    return "gelu" if approximate == "none" else "gelu_tanh"

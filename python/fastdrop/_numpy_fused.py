@@ -12,22 +12,35 @@ from ._numpy_frontend import (
 )
 
 
-def check_bias_residual(x: np.ndarray, bias, residual):
-    """bias (x's last dimension, or None) and residual (x's shape), both of x's dtype."""
+def check_bias(x: np.ndarray, bias):
+    """bias: x's last dimension of x's dtype, or None."""
     if x.ndim < 1:
         raise ValueError("x: expected at least 1 dimension (the bias is added along the last)")
-    residual = as_input_array(residual, "residual")
-    if residual.dtype != x.dtype:
-        raise TypeError(f"residual: expected dtype {x.dtype}, got {residual.dtype}")
-    if residual.shape != x.shape:
-        raise ValueError(f"residual: expected x's shape {x.shape}, got {residual.shape}")
     if bias is not None:
         bias = as_input_array(bias, "bias")
         if bias.dtype != x.dtype:
             raise TypeError(f"bias: expected dtype {x.dtype}, got {bias.dtype}")
         if bias.shape != x.shape[-1:]:
             raise ValueError(f"bias: expected shape {x.shape[-1:]} (x's last dimension), got {bias.shape}")
+    return bias
+
+
+def check_bias_residual(x: np.ndarray, bias, residual):
+    """bias (x's last dimension, or None) and residual (x's shape), both of x's dtype."""
+    bias = check_bias(x, bias)
+    residual = as_input_array(residual, "residual")
+    if residual.dtype != x.dtype:
+        raise TypeError(f"residual: expected dtype {x.dtype}, got {residual.dtype}")
+    if residual.shape != x.shape:
+        raise ValueError(f"residual: expected x's shape {x.shape}, got {residual.shape}")
     return bias, residual
+
+
+def bias_gradient(grad_x: np.ndarray) -> np.ndarray:
+    """The gradient of a bias added along the last dimension: grad_x summed over the others, in
+    the compute type (single-threaded NumPy: the same sum whatever the thread count)."""
+    compute = np.float64 if grad_x.dtype == np.float64 else np.float32
+    return grad_x.sum(axis=tuple(range(grad_x.ndim - 1)), dtype=compute).astype(grad_x.dtype)
 
 
 def bias_dropout_add(x, bias, residual, p=0.5, *, training=True, seed=None, offset=None, generator=None, out=None,
@@ -73,8 +86,4 @@ def bias_dropout_add_backward(grad, p=0.5, *, seed=None, offset=None, mask=None,
     (from (seed, offset) or the mask), grad_bias its sum over all but the last dimension (None
     without a bias), grad_residual grad itself."""
     grad_x = dropout_backward(grad, p, seed=seed, offset=offset, mask=mask, shard=shard)
-    grad_bias = None
-    if has_bias:
-        compute = np.float64 if grad_x.dtype == np.float64 else np.float32
-        grad_bias = grad_x.sum(axis=tuple(range(grad_x.ndim - 1)), dtype=compute).astype(grad_x.dtype)
-    return grad_x, grad_bias, np.asarray(grad)
+    return grad_x, bias_gradient(grad_x) if has_bias else None, np.asarray(grad)

@@ -282,6 +282,40 @@ fastdrop_status fastdrop_drop_block2d_forward(fastdrop_dtype dtype, const void* 
                                               double p, double eps, uint64_t seed, uint64_t offset,
                                               uint8_t* mask_bits, double* scale);
 
+/* The activation of the fused bias + activation + dropout below. */
+typedef enum fastdrop_activation {
+  FASTDROP_ACTIVATION_RELU = 0,     /* max(v, 0) (NaN stays NaN) */
+  FASTDROP_ACTIVATION_GELU = 1,     /* v Phi(v), Phi the standard normal distribution (erf form) */
+  FASTDROP_ACTIVATION_GELU_TANH = 2 /* 0.5 v (1 + tanh(sqrt(2 / pi) (v + 0.044715 v^3))) */
+} fastdrop_activation;
+
+/* Fused bias + activation + dropout over (rows, cols) row-major data: y = dropout(act(x + bias)),
+ * i.e. y = keep ? act(x + bias) / (1 - p) : 0 with the keep decisions of fastdrop_dropout_forward
+ * (unit i = element i), bias of cols values broadcast over the rows (NULL for none), computed in
+ * the compute type and rounded once. In float32 (and for 16-bit floats) gelu's exact form is
+ * within 6 ulp of the exact function, its tanh form within 3.5 ulp plus what the rounding of its
+ * tanh argument, computed as PyTorch does, costs (dropout_math.h); float64 uses libm's erfc and
+ * exp. mask_bits (optional, ceil(n / 8) bytes) receives the keep bits. y may equal x.
+ * FASTDROP_ERROR_INVALID_VALUE for an activation outside the enum. */
+fastdrop_status fastdrop_bias_act_dropout_forward(fastdrop_activation activation, fastdrop_dtype dtype,
+                                                  const void* x, const void* bias, void* y, int64_t rows,
+                                                  int64_t cols, double p, uint64_t seed, uint64_t offset,
+                                                  uint8_t* mask_bits);
+
+/* Its backward, dx = keep ? act'(x + bias) dy / (1 - p) : 0, x + bias recomputed from the forward's
+ * input x, the mask regenerated from (seed, offset): nothing was stored but x. The bias gradient
+ * is the column sums of dx. dx may equal dy. */
+fastdrop_status fastdrop_bias_act_dropout_backward(fastdrop_activation activation, fastdrop_dtype dtype,
+                                                   const void* dy, const void* x, const void* bias, void* dx,
+                                                   int64_t rows, int64_t cols, double p, uint64_t seed,
+                                                   uint64_t offset);
+
+/* The same with the mask read from mask_bits as the forward wrote them. */
+fastdrop_status fastdrop_bias_act_dropout_backward_bits(fastdrop_activation activation, fastdrop_dtype dtype,
+                                                        const void* dy, const void* x, const void* bias, void* dx,
+                                                        int64_t rows, int64_t cols, double p,
+                                                        const uint8_t* mask_bits);
+
 #ifdef __cplusplus
 }
 #endif

@@ -30,7 +30,9 @@ def bias_dropout_add_forward(x, bias, residual, p, seed, offset, draw):
 
 
 def bias_gradient(grad_x: torch.Tensor) -> torch.Tensor:
-    return grad_x.sum(dim=tuple(range(grad_x.dim() - 1)))
+    """grad_x summed over all but its last dimension; a copy of a 1-D grad_x (sum(dim=()) would
+    sum over every dimension)."""
+    return grad_x.sum(dim=tuple(range(grad_x.dim() - 1))) if grad_x.dim() > 1 else grad_x.clone()
 
 
 @torch.library.custom_op("fastdrop::bias_dropout_add", mutates_args=(), tags=(torch.Tag.nondeterministic_seeded,))

@@ -5,10 +5,11 @@ from __future__ import annotations
 import torch
 
 from .._broadcast import check_noise_shape
-from .._checks import check_p
+from .._checks import check_activation, check_p
 from .._numpy_frontend import _runs_of
 from .._shard import check_shard
 from .._spatial import feature_noise_shape, spatial_noise_shape, stochastic_depth_noise_shape
+from ._bias_act_ops import BiasActDropoutFunction, bias_act_dropout_op, bias_act_forward
 from ._bridge import check_device, kernel_dtype, op_seed
 from ._dropconnect import dropconnect, dropconnect_linear  # noqa: F401 (public names)
 from ._drop_block import drop_block2d  # noqa: F401 (public name)
@@ -179,3 +180,31 @@ def bias_dropout_add(input, bias, residual, p=0.5, training=True, *, seed=None, 
     if torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in (input, bias, residual)):
         return BiasDropoutAddFunction.apply(input, bias, residual, p, seed_i, offset_i, draw)
     return bias_dropout_add_forward(input, bias, residual, p, seed_i, offset_i, draw)[0]
+
+
+def bias_act_dropout(input, bias, p=0.5, training=True, activation="relu", approximate="none", *, seed=None,
+                     offset=None, generator=None):
+    """dropout(act(input + bias)) in one pass: bias over the last dimension (or None), act relu or
+    gelu (approximate 'none' or 'tanh', as torch.nn.functional.gelu), act(input + bias) in eval
+    mode. Differentiable in input and bias (twice); backward keeps input, bias and one bit per
+    element and recomputes input + bias. The output has input's memory format."""
+    for name, t in (("input", input),) + ((("bias", bias),) if bias is not None else ()):
+        if not isinstance(t, torch.Tensor):
+            raise TypeError(f"{name}: expected a torch.Tensor, got {type(t).__name__}")
+        kernel_dtype(t, name)
+        check_device(t, name, cuda=False)
+    p = check_p(p)
+    kernel = check_activation(activation, approximate)
+    if input.dim() < 1:
+        raise ValueError("input: expected at least 1 dimension (the bias is added along the last)")
+    if bias is not None and (bias.shape != input.shape[-1:] or bias.dtype != input.dtype):
+        raise ValueError(f"bias: expected shape {tuple(input.shape[-1:])} and dtype {input.dtype}, got "
+                         f"{tuple(bias.shape)} and {bias.dtype}")
+    # Eval mode runs the same kernel with p = 0, drawing no seed.
+    seed_i, offset_i, draw = op_seed(seed, offset, generator, input.device) if training else (0, 0, False)
+    p = p if training else 0.0
+    if torch.compiler.is_compiling():
+        return bias_act_dropout_op(input, bias, p, seed_i, offset_i, draw, kernel)[0]
+    if torch.is_grad_enabled() and (input.requires_grad or (bias is not None and bias.requires_grad)):
+        return BiasActDropoutFunction.apply(input, bias, p, seed_i, offset_i, draw, kernel)
+    return bias_act_forward(input, bias, p, seed_i, offset_i, draw, kernel)[0]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from .._checks import check_p
+from .._checks import check_activation, check_p
 from .._drop_block import check_block_size, check_eps
 from .._numpy_gaussian import check_gaussian_p
 from . import functional as F
@@ -17,6 +17,7 @@ from .functional import check_mask_mode
 
 __all__ = [
     "AlphaDropout",
+    "BiasActDropout",
     "BiasDropoutAdd",
     "DropBlock2d",
     "DropConnectLinear",
@@ -150,6 +151,27 @@ class BiasDropoutAdd(torch.nn.Module):
 
     def extra_repr(self) -> str:
         return f"p={self.p}"
+
+
+class BiasActDropout(torch.nn.Module):
+    """dropout(act(input + bias)), fused, for input whose last dimension has `features` values:
+    the bias is this module's Parameter (zeros at first), act relu or gelu (approximate 'none' or
+    'tanh'). In eval mode act(input + bias)."""
+
+    def __init__(self, features: int, p: float = 0.5, activation: str = "relu", approximate: str = "none",
+                 device=None, dtype=None):
+        super().__init__()
+        self.p = check_p(p)
+        check_activation(activation, approximate)
+        self.activation, self.approximate = activation, approximate
+        self.bias = torch.nn.Parameter(torch.zeros(features, device=device, dtype=dtype))
+
+    def forward(self, input: torch.Tensor) -> torch.Tensor:
+        return F.bias_act_dropout(input, self.bias, self.p, self.training, self.activation, self.approximate)
+
+    def extra_repr(self) -> str:
+        extra = f"features={self.bias.shape[0]}, p={self.p}, activation={self.activation!r}"
+        return extra if self.approximate == "none" else f"{extra}, approximate={self.approximate!r}"
 
 
 class DropConnectLinear(torch.nn.Linear):

@@ -1,0 +1,70 @@
+"""Fused bias + activation + dropout on NumPy arrays: y = dropout(act(x + bias)), and its backward."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import _backend
+from ._checks import check_activation, check_p
+from ._generator import resolve_seed_offset
+from ._numpy_frontend import _check_out, _finish, _flat_raw, _mask_bits, _target, as_input_array, kernel_dtype
+from ._numpy_fused import bias_gradient, check_bias
+
+
+def _flat_bias(bias):
+    return None if bias is None else _flat_raw(np.asarray(bias, order="C"))
+
+
+def bias_act_dropout(x, bias, p=0.5, *, activation="relu", approximate="none", training=True, seed=None, offset=None,
+                     generator=None, out=None, return_mask=False):
+    """y = dropout(act(x + bias)) in one pass, bias (x's last dimension) may be None, act relu or
+    gelu (approximate='none': exact, erf; 'tanh': its tanh form), named as torch names them. In
+    eval mode (training=False) y = act(x + bias). return_mask also returns the keep bits (bit
+    i & 7 of byte i >> 3 for element i in row-major order): what bias_act_dropout_backward takes."""
+    x = as_input_array(x, "x")
+    dtype = kernel_dtype(x.dtype, "x")
+    p = check_p(p)
+    kernel = check_activation(activation, approximate)
+    bias = check_bias(x, bias)
+    if out is not None:
+        _check_out(out, x)
+    seed, offset = resolve_seed_offset(seed, offset, generator) if training else (0, 0)
+    src = np.asarray(x, order="C")
+    y = _target(src, out)
+    if y is out and bias is not None and np.may_share_memory(out, bias):
+        y = np.empty(src.shape, src.dtype)  # the kernel reads the bias while it writes y
+    bits = np.empty((src.size + 7) // 8, np.uint8) if return_mask else None
+    _backend.active().bias_act_dropout_forward(kernel, dtype, _flat_raw(src), _flat_bias(bias), _flat_raw(y),
+                                               x.shape[-1], p if training else 0.0, seed, offset, bits)
+    y = _finish(y, out)
+    return (y, bits) if return_mask else y
+
+
+def bias_act_dropout_backward(grad, x, bias, p=0.5, *, activation="relu", approximate="none", seed=None, offset=None,
+                              mask=None):
+    """(grad_x, grad_bias) of bias_act_dropout, given the forward's x and bias: grad_x = keep ?
+    act'(x + bias) grad / (1 - p) : 0 with the mask regenerated from the forward's (seed, offset)
+    or read from mask (its packed bits, or a bool mask of x's shape), grad_bias the sum of grad_x
+    over all but the last dimension (None without a bias)."""
+    grad = as_input_array(grad, "grad")
+    x = as_input_array(x, "x")
+    dtype = kernel_dtype(x.dtype, "x")
+    if grad.dtype != x.dtype:
+        raise TypeError(f"grad: expected x's dtype {x.dtype}, got {grad.dtype}")
+    if grad.shape != x.shape:
+        raise ValueError(f"grad: expected x's shape {x.shape}, got {grad.shape}")
+    p = check_p(p)
+    kernel = check_activation(activation, approximate)
+    bias = check_bias(x, bias)
+    if (seed is None) == (mask is None):
+        raise ValueError("bias_act_dropout_backward: pass exactly one of seed= (regenerate) or mask=")
+    bits = None
+    if mask is not None:
+        bits = _mask_bits(mask, grad)
+    else:
+        seed, offset = resolve_seed_offset(seed, offset, None)
+    grad_x = np.empty(x.shape, x.dtype)
+    _backend.active().bias_act_dropout_backward(
+        kernel, dtype, _flat_raw(np.asarray(grad, order="C")), _flat_raw(np.asarray(x, order="C")), _flat_bias(bias),
+        _flat_raw(grad_x), x.shape[-1], p, seed or 0, offset or 0, bits)
+    return grad_x, None if bias is None else bias_gradient(grad_x)
