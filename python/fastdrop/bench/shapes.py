@@ -57,6 +57,12 @@ def hidden_states(size: int) -> dict:
     return {"x": (tokens, hidden), "bias": (hidden,), "residual": (tokens, hidden)}
 
 
+def biased_rows(size: int) -> dict:
+    """A (tokens, hidden) activation and a bias over hidden: 4096 x 4096 at 16M."""
+    tokens, hidden = near_square(size)
+    return {"x": (tokens, hidden), "bias": (hidden,)}
+
+
 def linear_layer(size: int) -> dict:
     """A weight of ``size`` elements (4096 x 4096 at 16M), its bias and a batch of 64 inputs."""
     out_features, in_features = near_square(size)
