@@ -16,45 +16,10 @@ using namespace fastdrop_bindings;
 
 namespace {
 
-fastdrop_activation activation_from_name(const std::string& name) {
-  if (name == "relu") return FASTDROP_ACTIVATION_RELU;
-  if (name == "gelu") return FASTDROP_ACTIVATION_GELU;
-  if (name == "gelu_tanh") return FASTDROP_ACTIVATION_GELU_TANH;
-  throw py::value_error("activation: expected relu, gelu or gelu_tanh, got " + name);
-}
-
-// What forward and backward share: the checked names, x (n elements of rows of cols) and the bias.
-struct Call {
-  fastdrop_activation activation;
-  fastdrop_dtype dtype;
-  py::ssize_t n;
-  int64_t cols;
-  const void* x;
-  const void* bias;
-};
-
-Call checked_call(const std::string& activation, const std::string& dtype_name, const py::array& x,
-                  const std::optional<py::array>& bias, int64_t cols) {
-  Call call{activation_from_name(activation), dtype_from_name(dtype_name), x.size(), cols, nullptr, nullptr};
-  check_items(x, call.dtype, "x");
-  // cols = 0 only for an empty x (a last dimension of 0).
-  if (cols < 0 || (cols == 0 ? call.n != 0 : call.n % cols != 0)) {
-    throw py::value_error("cols: must divide the number of elements of x");
-  }
-  call.x = buffer(x, "x", call.n * item_size(call.dtype), false);
-  if (bias) {
-    check_items(*bias, call.dtype, "bias");
-    call.bias = buffer(*bias, "bias", cols * item_size(call.dtype), false);
-  }
-  return call;
-}
-
-int64_t rows(const Call& call) { return call.cols ? call.n / call.cols : 0; }
-
 void forward(const std::string& activation, const std::string& dtype, const py::array& x,
              std::optional<py::array> bias, const py::array& y, int64_t cols, double p, uint64_t seed,
              uint64_t offset, std::optional<py::array> mask_bits) {
-  const Call call = checked_call(activation, dtype, x, bias, cols);
+  const BiasActCall call = bias_act_call(activation, dtype, x, bias, cols);
   check_items(y, call.dtype, "out");
   void* yp = buffer(y, "out", call.n * item_size(call.dtype), true);
   auto* bits = mask_bits ? static_cast<uint8_t*>(buffer(*mask_bits, "mask_bits", (call.n + 7) / 8, true)) : nullptr;
@@ -70,7 +35,7 @@ void forward(const std::string& activation, const std::string& dtype, const py::
 void backward(const std::string& activation, const std::string& dtype, const py::array& dy, const py::array& x,
               std::optional<py::array> bias, const py::array& dx, int64_t cols, double p, uint64_t seed,
               uint64_t offset, std::optional<py::array> mask_bits) {
-  const Call call = checked_call(activation, dtype, x, bias, cols);
+  const BiasActCall call = bias_act_call(activation, dtype, x, bias, cols);
   check_items(dy, call.dtype, "grad");
   check_items(dx, call.dtype, "out");
   const void* gp = buffer(dy, "grad", call.n * item_size(call.dtype), false);

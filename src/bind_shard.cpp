@@ -88,6 +88,32 @@ void bias_dropout_add_forward_runs(const std::string& dtype_name, const py::arra
   check(status);
 }
 
+// The forward (dy None) or the backward, the mask regenerated, of a sharded bias + activation +
+// dropout.
+void bias_act_dropout_runs(const std::string& activation, const std::string& dtype_name,
+                           const std::optional<py::array>& dy, const py::array& x, std::optional<py::array> bias,
+                           const py::array& out, int64_t cols, double p, uint64_t seed, uint64_t offset,
+                           const Runs& runs) {
+  const BiasActCall call = bias_act_call(activation, dtype_name, x, bias, cols);
+  check_items(out, call.dtype, "out");
+  void* outp = buffer(out, "out", call.n * item_size(call.dtype), true);
+  const void* gp = nullptr;
+  if (dy) {
+    check_items(*dy, call.dtype, "grad");
+    gp = buffer(*dy, "grad", call.n * item_size(call.dtype), false);
+  }
+  const fastdrop_unit_runs call_runs = unit_runs(runs, call.n);
+  fastdrop_status status;
+  {
+    py::gil_scoped_release release;
+    status = dy ? fastdrop_bias_act_dropout_backward_runs(call.activation, call.dtype, gp, call.x, call.bias, outp,
+                                                          rows(call), cols, p, seed, offset, &call_runs)
+                : fastdrop_bias_act_dropout_forward_runs(call.activation, call.dtype, call.x, call.bias, outp,
+                                                         rows(call), cols, p, seed, offset, &call_runs);
+  }
+  check(status);
+}
+
 }  // namespace
 
 void bind_shard(py::module_& m) {
@@ -105,4 +131,21 @@ void bind_shard(py::module_& m) {
   m.def("bias_dropout_add_forward_runs", &bias_dropout_add_forward_runs, py::arg("dtype"), py::arg("x"),
         py::arg("bias"), py::arg("residual"), py::arg("y"), py::arg("cols"), py::arg("p"), py::arg("seed"),
         py::arg("offset"), py::arg("runs"));
+  m.def(
+      "bias_act_dropout_forward_runs",
+      [](const std::string& activation, const std::string& dtype, const py::array& x, std::optional<py::array> bias,
+         const py::array& y, int64_t cols, double p, uint64_t seed, uint64_t offset, const Runs& runs) {
+        bias_act_dropout_runs(activation, dtype, std::nullopt, x, bias, y, cols, p, seed, offset, runs);
+      },
+      py::arg("activation"), py::arg("dtype"), py::arg("x"), py::arg("bias"), py::arg("y"), py::arg("cols"),
+      py::arg("p"), py::arg("seed"), py::arg("offset"), py::arg("runs"),
+      "bias + activation + dropout of a shard whose elements are the units of runs");
+  m.def(
+      "bias_act_dropout_backward_runs",
+      [](const std::string& activation, const std::string& dtype, const py::array& dy, const py::array& x,
+         std::optional<py::array> bias, const py::array& dx, int64_t cols, double p, uint64_t seed, uint64_t offset,
+         const Runs& runs) { bias_act_dropout_runs(activation, dtype, dy, x, bias, dx, cols, p, seed, offset, runs); },
+      py::arg("activation"), py::arg("dtype"), py::arg("dy"), py::arg("x"), py::arg("bias"), py::arg("dx"),
+      py::arg("cols"), py::arg("p"), py::arg("seed"), py::arg("offset"), py::arg("runs"),
+      "its backward, the mask regenerated from (seed, offset) over the runs");
 }

@@ -85,4 +85,40 @@ inline BiasDropoutAddArrays bias_dropout_add_arrays(const std::string& dtype_nam
                               buffer(y, "out", n * item_size(dtype), true)};
 }
 
+inline fastdrop_activation activation_from_name(const std::string& name) {
+  if (name == "relu") return FASTDROP_ACTIVATION_RELU;
+  if (name == "gelu") return FASTDROP_ACTIVATION_GELU;
+  if (name == "gelu_tanh") return FASTDROP_ACTIVATION_GELU_TANH;
+  throw py::value_error("activation: expected relu, gelu or gelu_tanh, got " + name);
+}
+
+// What a bias + activation + dropout call's forward and backward share: the checked names, x (n
+// elements of rows of cols) and the bias.
+struct BiasActCall {
+  fastdrop_activation activation;
+  fastdrop_dtype dtype;
+  py::ssize_t n;
+  int64_t cols;
+  const void* x;
+  const void* bias;
+};
+
+inline BiasActCall bias_act_call(const std::string& activation, const std::string& dtype_name, const py::array& x,
+                                 const std::optional<py::array>& bias, int64_t cols) {
+  BiasActCall call{activation_from_name(activation), dtype_from_name(dtype_name), x.size(), cols, nullptr, nullptr};
+  check_items(x, call.dtype, "x");
+  // cols = 0 only for an empty x (a last dimension of 0).
+  if (cols < 0 || (cols == 0 ? call.n != 0 : call.n % cols != 0)) {
+    throw py::value_error("cols: must divide the number of elements of x");
+  }
+  call.x = buffer(x, "x", call.n * item_size(call.dtype), false);
+  if (bias) {
+    check_items(*bias, call.dtype, "bias");
+    call.bias = buffer(*bias, "bias", cols * item_size(call.dtype), false);
+  }
+  return call;
+}
+
+inline int64_t rows(const BiasActCall& call) { return call.cols ? call.n / call.cols : 0; }
+
 }  // namespace fastdrop_bindings

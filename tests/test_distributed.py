@@ -48,6 +48,8 @@ def _ops():
         "gaussian_dropout": lambda x, s: F.gaussian_dropout(x, 0.3, seed=SEED, shard=s),
         "bias_dropout_add": lambda x, s: F.bias_dropout_add(x, bias_of(x, s), x.detach() * 0.5, 0.3, seed=SEED,
                                                             shard=s),
+        "bias_act_dropout": lambda x, s: F.bias_act_dropout(x, bias_of(x, s), 0.3, activation="gelu", seed=SEED,
+                                                            shard=s),
         "dropconnect": lambda x, s: F.dropconnect(x, 0.3, seed=SEED, shard=s),
     }
 

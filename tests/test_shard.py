@@ -68,6 +68,31 @@ def test_gaussian_and_bias_dropout_add_shards():
         np.testing.assert_array_equal(y, _take(fused, dim, start, length))
 
 
+def test_bias_act_dropout_shards():
+    rng = np.random.default_rng(3)
+    x, grad = rng.standard_normal(SHAPE), rng.standard_normal(SHAPE)
+    bias = rng.standard_normal(SHAPE[-1])
+    whole = fastdrop.bias_act_dropout(x, bias, 0.4, activation="gelu", seed=SEED)
+    whole_grad, _ = fastdrop.bias_act_dropout_backward(grad, x, bias, 0.4, activation="gelu", seed=SEED, offset=0)
+    for dim, start, length in _slices():
+        shard = fastdrop.Shard(SHAPE, dim, start)
+        local = np.ascontiguousarray(_take(x, dim, start, length))
+        local_bias = bias[start:start + length] if dim == len(SHAPE) - 1 else bias
+        y = fastdrop.bias_act_dropout(local, local_bias, 0.4, activation="gelu", seed=SEED, shard=shard)
+        np.testing.assert_array_equal(y, _take(whole, dim, start, length))
+        grad_x, grad_bias = fastdrop.bias_act_dropout_backward(np.ascontiguousarray(_take(grad, dim, start, length)),
+                                                               local, local_bias, 0.4, activation="gelu", seed=SEED,
+                                                               offset=0, shard=shard)
+        np.testing.assert_array_equal(grad_x, _take(whole_grad, dim, start, length))
+        np.testing.assert_array_equal(grad_bias, grad_x.sum(axis=(0, 1)))
+    shard = fastdrop.Shard(SHAPE, 0, 0)
+    with pytest.raises(ValueError, match="return_mask"):
+        fastdrop.bias_act_dropout(x, bias, 0.4, seed=SEED, shard=shard, return_mask=True)
+    _, bits = fastdrop.bias_act_dropout(x, bias, 0.4, seed=SEED, return_mask=True)
+    with pytest.raises(ValueError, match="mask"):
+        fastdrop.bias_act_dropout_backward(grad, x, bias, 0.4, mask=bits, shard=shard)
+
+
 @pytest.mark.parametrize("mask_format", ["bool", "bits"])
 def test_shard_masks_and_backward(mask_format):
     x = np.random.default_rng(2).standard_normal(SHAPE).astype(np.float32)

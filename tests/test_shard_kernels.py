@@ -104,6 +104,20 @@ def bias_dropout_add(kernels, x, bias, residual, runs=None):
     return y
 
 
+def bias_act_dropout(kernels, x, bias, activation, dy=None, runs=None):
+    """The forward of bias + activation + dropout, or with dy its backward (mask regenerated)."""
+    out = np.empty_like(x)
+    name = "bias_act_dropout_forward" if dy is None else "bias_act_dropout_backward"
+    inputs_ = (flat_raw(x),) if dy is None else (flat_raw(dy), flat_raw(x))
+    args = (activation, x.dtype.name, *inputs_, None if bias is None else flat_raw(bias), flat_raw(out), x.shape[-1],
+            0.3, SEED, OFFSET)
+    if runs is None:
+        getattr(kernels, name)(*args)
+    else:
+        getattr(kernels, name + "_runs")(*args, runs)
+    return out
+
+
 def mask_bits_runs(kernels, n, runs):
     """The keep bits of mask_bits_runs, from a buffer of 0xff bytes, one row per run."""
     run_bytes = (runs[1] + 7) // 8
@@ -149,6 +163,26 @@ def test_bias_dropout_add_shards_are_slices_of_the_whole(kernels, dtype, shape, 
 
 
 @pytest.mark.parametrize("shape", SHAPES, ids=str)
+@pytest.mark.parametrize("activation", ["relu", "gelu", "gelu_tanh"])
+def test_bias_act_dropout_shards_are_slices_of_the_whole(kernels, dtype, shape, activation):
+    x, dy, bias = inputs(shape, dtype)
+    whole = bias_act_dropout(kernels, x, bias, activation)
+    whole_grad = bias_act_dropout(kernels, x, bias, activation, dy)
+    last = len(shape) - 1
+    for dim, start, length in slices_of(shape):
+        index = index_of(shape, dim, start, length)
+        runs = runs_of(shape, dim, start, length)
+        local, local_dy = np.ascontiguousarray(x[index]), np.ascontiguousarray(dy[index])
+        # A shard holds its own columns' bias values.
+        local_bias = bias[start:start + length] if dim == last else bias
+        where = f"dim={dim} start={start}"
+        np.testing.assert_array_equal(bits(bias_act_dropout(kernels, local, local_bias, activation, runs=runs)),
+                                      bits(whole[index]), err_msg=where)
+        np.testing.assert_array_equal(bits(bias_act_dropout(kernels, local, local_bias, activation, local_dy, runs)),
+                                      bits(whole_grad[index]), err_msg=f"backward {where}")
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=str)
 def test_mask_bits_of_shards_are_the_units_bits(kernels, shape):
     n = math.prod(shape)
     whole_bits = np.empty((n + 7) // 8, np.uint8)
@@ -182,6 +216,10 @@ def test_native_and_numba_shards_are_identical(both_backends, dtype, shape):
         np.testing.assert_array_equal(bits(bias_dropout_add(numba, local, local_bias, local_residual, runs)),
                                       bits(bias_dropout_add(native, local, local_bias, local_residual, runs)),
                                       err_msg=f"bias_dropout_add {where}")
+        for dy in (None, local_residual):
+            np.testing.assert_array_equal(bits(bias_act_dropout(numba, local, local_bias, "gelu", dy, runs)),
+                                          bits(bias_act_dropout(native, local, local_bias, "gelu", dy, runs)),
+                                          err_msg=f"bias_act_dropout backward={dy is not None} {where}")
         local_n = n // shape[dim] * length
         np.testing.assert_array_equal(mask_bits_runs(numba, local_n, runs), mask_bits_runs(native, local_n, runs),
                                       err_msg=f"mask_bits {where}")
@@ -204,6 +242,11 @@ def sharded_calls(kernels, runs):
     out = np.full(12, -1.0, np.float32)
     calls.append(("bias_dropout_add_forward_runs", lambda out=out: kernels.bias_dropout_add_forward_runs(
         "float32", x, x[:4], x, out, 4, 0.3, 1, 2, runs), out))
+    for name in ("bias_act_dropout_forward_runs", "bias_act_dropout_backward_runs"):
+        out = np.full(12, -1.0, np.float32)
+        arrays = (x, x[:4], out) if name.endswith("forward_runs") else (x, x, x[:4], out)
+        calls.append((name, lambda name=name, arrays=arrays: getattr(kernels, name)(
+            "gelu", "float32", *arrays, 4, 0.3, 1, 2, runs), out))
     out = np.full(3, 0xFF, np.uint8)
     calls.append(("mask_bits_runs", lambda out=out: kernels.mask_bits_runs(12, 0.3, 1, 2, runs, out), out))
     return calls

@@ -8,12 +8,12 @@
 namespace fastdrop::cpu::FASTDROP_ISA {
 namespace {
 
-// The forward (dy null) or the backward over elements [first, first + n) of the call; kBias: a
-// bias is given (else 0 is added). The backward reads its keeps from bits_in, or regenerates them
-// when it is null.
+// The forward (dy null) or the backward over a chunk of n elements, units [first, first + n),
+// starting in column col0; kBias: a bias is given (else 0 is added). The backward reads its keeps
+// from bits_in, or regenerates them when it is null.
 template <class T, class Act, bool kBias>
-void run_segments(const T* dy, const T* x, const T* bias, T* out, int64_t cols, uint64_t first, int64_t n,
-                  const DropoutParams& call, const uint8_t* bits_in, uint8_t* bits_out) {
+void run_segments(const T* dy, const T* x, const T* bias, T* out, int64_t cols, int64_t col0, uint64_t first,
+                  int64_t n, const DropoutParams& call, const uint8_t* bits_in, uint8_t* bits_out) {
   using C = typename ComputeType<T>::type;
   const DropoutParams params = call;  // local: stores through out cannot alias it
   const C scale = scale_of(params, C{});
@@ -30,35 +30,33 @@ void run_segments(const T* dy, const T* x, const T* bias, T* out, int64_t cols, 
       }
     }
   };
-  // Unsharded calls: element i of the call is unit i, so the chunk's first unit gives its column.
-  for_each_fused_segment(params, cols, static_cast<int64_t>(first % static_cast<uint64_t>(cols)), first, n, bits_in,
-                         bits_out, segment);
+  for_each_fused_segment(params, cols, col0, first, n, bits_in, bits_out, segment);
 }
 
 template <class T, class Act>
-void run(const void* dy, const void* x, const void* bias, void* out, int64_t cols, uint64_t first, int64_t n,
-         const DropoutParams& params, const uint8_t* bits_in, uint8_t* bits_out) {
+void run(const void* dy, const void* x, const void* bias, void* out, int64_t cols, int64_t col0, uint64_t first,
+         int64_t n, const DropoutParams& params, const uint8_t* bits_in, uint8_t* bits_out) {
   const T* g = static_cast<const T*>(dy);
   const T* xs = static_cast<const T*>(x);
   const T* b = static_cast<const T*>(bias);
   T* o = static_cast<T*>(out);
   if (b) {
-    run_segments<T, Act, true>(g, xs, b, o, cols, first, n, params, bits_in, bits_out);
+    run_segments<T, Act, true>(g, xs, b, o, cols, col0, first, n, params, bits_in, bits_out);
   } else {
-    run_segments<T, Act, false>(g, xs, b, o, cols, first, n, params, bits_in, bits_out);
+    run_segments<T, Act, false>(g, xs, b, o, cols, col0, first, n, params, bits_in, bits_out);
   }
 }
 
 template <class T, class Act>
-void forward(const void* x, const void* bias, void* y, int64_t cols, uint64_t first, int64_t n,
+void forward(const void* x, const void* bias, void* y, int64_t cols, int64_t col0, uint64_t first, int64_t n,
              const DropoutParams& params, uint8_t* mask_bits) {
-  run<T, Act>(nullptr, x, bias, y, cols, first, n, params, nullptr, mask_bits);
+  run<T, Act>(nullptr, x, bias, y, cols, col0, first, n, params, nullptr, mask_bits);
 }
 
 template <class T, class Act>
-void backward(const void* dy, const void* x, const void* bias, void* dx, int64_t cols, uint64_t first, int64_t n,
-              const DropoutParams& params, const uint8_t* mask_bits) {
-  run<T, Act>(dy, x, bias, dx, cols, first, n, params, mask_bits, nullptr);
+void backward(const void* dy, const void* x, const void* bias, void* dx, int64_t cols, int64_t col0, uint64_t first,
+              int64_t n, const DropoutParams& params, const uint8_t* mask_bits) {
+  run<T, Act>(dy, x, bias, dx, cols, col0, first, n, params, mask_bits, nullptr);
 }
 
 }  // namespace

@@ -139,21 +139,21 @@ def bias_dropout_add(x, bias, residual, p=0.5, *, training=True, seed=None, offs
 
 
 def bias_act_dropout(x, bias, p=0.5, *, activation="relu", approximate="none", training=True, seed=None, offset=None,
-                     generator=None, out=None, return_mask=False):
+                     generator=None, out=None, return_mask=False, shard=None):
     """y = dropout(act(x + bias)), fused in one pass (bias may be None; activation 'relu' or 'gelu',
     approximate 'none' or 'tanh' for gelu): NumPy arrays, or torch tensors (differentiable in x and
-    bias; see fastdrop.torch.functional.bias_act_dropout)."""
+    bias; see fastdrop.torch.functional.bias_act_dropout). shard: as bias_dropout_add's."""
     if _is_torch_tensor(x):
         from .torch import functional
 
         if return_mask:
             raise TypeError("return_mask: supported for NumPy arrays; torch tensors keep their mask for backward")
         y = functional.bias_act_dropout(x, bias, p, training, activation, approximate, seed=seed, offset=offset,
-                                        generator=generator)
+                                        generator=generator, shard=shard)
         return y if out is None else out.copy_(y)
     return _numpy_bias_act.bias_act_dropout(x, bias, p, activation=activation, approximate=approximate,
                                             training=training, seed=seed, offset=offset, generator=generator,
-                                            out=out, return_mask=return_mask)
+                                            out=out, return_mask=return_mask, shard=shard)
 
 
 def drop_block2d(x, p=0.1, block_size=7, *, training=True, eps=1e-6, seed=None, offset=None, generator=None, out=None,

@@ -8,9 +8,11 @@ Its C++ twins, whose names and order of operations it keeps:
   (the element step of the kernel below);
 - csrc/cpu/bias_act_dropout_kernel.cpp: the tile loop (keeps from the stream or from mask bits,
   then the elements);
-- csrc/cpu/bias_act_api.cpp: the forward and backward entry points, chunks in parallel.
+- csrc/cpu/bias_act_api.cpp: the forward and backward entry points (the _runs ones of shards
+  too), chunks of the call's runs in parallel.
 
-The interface is fastdrop._native's (bias_act_dropout_forward, bias_act_dropout_backward). The
+The interface is fastdrop._native's (bias_act_dropout_forward, bias_act_dropout_backward and
+their _runs). The
 stream, keeps, masks, 16-bit conversions and buffer checks are _numba_kernels'. As there, 32-bit
 integers are carried in uint64 with explicit np.uint64 constants, float32 constants are
 np.float32 so that float32 arithmetic stays float32, and fastmath stays off. float64 calls
@@ -29,9 +31,9 @@ from numba.extending import overload
 
 from ._numba_gaussian import exp2i
 from ._numba_kernels import (
-    CHUNK, SKEWED_TILE, TILE, _NO_BITS, _NO_DIMS, _buffer, _kind, _run, bfloat16_to_float, float_as_u32,
-    float_to_bfloat16_rne, float_to_half_rne, half_to_float, make_dropout_params, scale_of, store_masks, tile_keeps,
-    u32_as_float,
+    SKEWED_TILE, TILE, _NO_BITS, _NO_DIMS, _buffer, _kind, _run, _single_run, _unit_runs, bfloat16_to_float,
+    float_as_u32, float_to_bfloat16_rne, float_to_half_rne, half_to_float, make_dropout_params, run_chunk,
+    run_chunk_count, scale_of, store_masks, tile_keeps, u32_as_float,
 )
 
 # fastdrop_activation's values, by the names the bindings take.
@@ -268,26 +270,30 @@ def segment(act, kind, dy, x, bias, out, keep, scale):
 
 
 @njit(cache=True, parallel=True, nogil=True, error_model="numpy")
-def bias_act_dropout_chunks(n, cols, kind, act, dy, x, bias, out, seed, offset, threshold, drop_all, scale,
+def bias_act_dropout_chunks(n, runs, cols, kind, act, dy, x, bias, out, seed, offset, threshold, drop_all, scale,
                             bits_in, bits_out, no_bytes):
     """The forward (dy empty) or the backward over n elements of (n / cols, cols) data with a bias
-    of cols values, chunks in parallel: keeps from the stream, or from bits_in when it is not
-    empty. no_bytes: an empty bool array (store_masks writes bytes too, so a global constant will
-    not type)."""
-    for c in prange((n + CHUNK - 1) // CHUNK):
+    of cols values, element r * run_length + j being unit first + r * run_stride + j (runs =
+    (first, run_length, run_stride)), chunks of the runs in parallel: keeps from the stream, or from
+    bits_in when it is not empty. The bias column is the local one: a shard holds its own columns.
+    no_bytes: an empty bool array (store_masks writes bytes too, so a global constant will not
+    type)."""
+    chunks, per_run = run_chunk_count(n, runs[1])
+    for c in prange(chunks):
         keep = np.empty(SKEWED_TILE, np.uint8)
-        for t in range(c * CHUNK, min(n, (c + 1) * CHUNK), TILE):
-            m = min(TILE, n - t)
-            # Unsharded: element t is unit t.
-            tile_keeps(seed, offset, threshold, drop_all, np.uint64(t), t, m, bits_in, _NO_DIMS, _NO_DIMS, keep)
+        start, end, unit, bit = run_chunk(c, per_run, runs)
+        for t in range(start, end, TILE):
+            m = min(TILE, end - t)
+            tile_keeps(seed, offset, threshold, drop_all, unit + np.uint64(t - start), bit + (t - start), m, bits_in,
+                       _NO_DIMS, _NO_DIMS, keep)
             # Row segments of the tile, so that the bias is read contiguously.
             i = 0
             while i < m:
                 col = (t + i) % cols
                 seg = min(cols - col, m - i)
-                start, stop = t + i, t + i + seg
-                d = dy[start:stop] if dy.size else dy
-                xs, bs, outs, ks = x[start:stop], bias[col:col + seg], out[start:stop], keep[i:i + seg]
+                lo, hi = t + i, t + i + seg
+                d = dy[lo:hi] if dy.size else dy
+                xs, bs, outs, ks = x[lo:hi], bias[col:col + seg], out[lo:hi], keep[i:i + seg]
                 if act == RELU:
                     segment(RELU, kind, d, xs, bs, outs, ks, scale)
                 elif act == GELU:
@@ -295,7 +301,7 @@ def bias_act_dropout_chunks(n, cols, kind, act, dy, x, bias, out, seed, offset, 
                 else:
                     segment(GELU_TANH, kind, d, xs, bs, outs, ks, scale)
                 i += seg
-            store_masks(t, t, m, keep, bits_out, no_bytes)
+            store_masks(t, bit + (t - start), m, keep, bits_out, no_bytes)
 
 
 class _Call(NamedTuple):
@@ -328,9 +334,11 @@ def _checked_call(activation, dtype, x, bias, cols, p) -> _Call:
     return _Call(act, _STORAGE_KINDS[dtype], storage, compute, n, xs, bs)
 
 
-def _run_chunks(call: _Call, cols, dy, out, p, seed, offset, bits_in, bits_out):
+def _run_chunks(call: _Call, cols, dy, out, p, seed, offset, bits_in, bits_out, runs=None):
+    """Over the units of runs (None: unsharded, element i is unit i), as bias_act_api.cpp's run_over."""
+    unit_runs = _single_run(call.n) if runs is None else _unit_runs(runs, call.n)
     params = make_dropout_params(p, seed, offset)
-    _run(bias_act_dropout_chunks, call.n, call.n, cols, call.kind, call.act, dy, call.x, call.bias, out, *params[:4],
+    _run(bias_act_dropout_chunks, call.n, call.n, unit_runs, cols, call.kind, call.act, dy, call.x, call.bias, out, *params[:4],
          scale_of(params, call.compute), bits_in, bits_out, np.zeros(0, np.bool_))
 
 
@@ -351,3 +359,20 @@ def bias_act_dropout_backward(activation, dtype, dy, x, bias, dx, cols, p, seed=
     dxs = _buffer(dx, "out", call.storage, call.n, True)
     bits = _NO_BITS if mask_bits is None else _buffer(mask_bits, "mask_bits", np.uint8, (call.n + 7) // 8, False)
     _run_chunks(call, cols, gs, dxs, p, seed, offset, bits, _NO_BITS)
+
+
+def bias_act_dropout_forward_runs(activation, dtype, x, bias, y, cols, p, seed, offset, runs):
+    """bias_act_dropout_forward (no mask) for a shard whose element r * run_length + j is unit
+    first + r * run_stride + j, runs being (first, run_length, run_stride); bias holds the shard's
+    own cols values."""
+    call = _checked_call(activation, dtype, x, bias, cols, p)
+    ys = _buffer(y, "out", call.storage, call.n, True)
+    _run_chunks(call, cols, np.zeros(0, call.storage), ys, p, seed, offset, _NO_BITS, _NO_BITS, runs)
+
+
+def bias_act_dropout_backward_runs(activation, dtype, dy, x, bias, dx, cols, p, seed, offset, runs):
+    """Its backward, the mask regenerated from (seed, offset) over the runs."""
+    call = _checked_call(activation, dtype, x, bias, cols, p)
+    gs = _buffer(dy, "grad", call.storage, call.n, False)
+    dxs = _buffer(dx, "out", call.storage, call.n, True)
+    _run_chunks(call, cols, gs, dxs, p, seed, offset, _NO_BITS, _NO_BITS, runs)

@@ -7,7 +7,9 @@ import numpy as np
 from . import _backend
 from ._checks import check_activation, check_p
 from ._generator import resolve_seed_offset
-from ._numpy_frontend import _check_out, _finish, _flat_raw, _mask_bits, _target, as_input_array, kernel_dtype
+from ._numpy_frontend import (
+    _check_out, _finish, _flat_raw, _mask_bits, _runs_of, _target, as_input_array, kernel_dtype,
+)
 from ._numpy_fused import bias_gradient, check_bias
 
 
@@ -16,16 +18,21 @@ def _flat_bias(bias):
 
 
 def bias_act_dropout(x, bias, p=0.5, *, activation="relu", approximate="none", training=True, seed=None, offset=None,
-                     generator=None, out=None, return_mask=False):
+                     generator=None, out=None, return_mask=False, shard=None):
     """y = dropout(act(x + bias)) in one pass, bias (x's last dimension) may be None, act relu or
     gelu (approximate='none': exact, erf; 'tanh': its tanh form), named as torch names them. In
     eval mode (training=False) y = act(x + bias). return_mask also returns the keep bits (bit
-    i & 7 of byte i >> 3 for element i in row-major order): what bias_act_dropout_backward takes."""
+    i & 7 of byte i >> 3 for element i in row-major order): what bias_act_dropout_backward takes.
+    shard: fastdrop.Shard for a slice of a larger tensor (bias is then the slice's own: its last
+    dimension's)."""
     x = as_input_array(x, "x")
     dtype = kernel_dtype(x.dtype, "x")
     p = check_p(p)
     kernel = check_activation(activation, approximate)
     bias = check_bias(x, bias)
+    runs = _runs_of(shard, x.shape)
+    if shard is not None and return_mask:
+        raise ValueError("return_mask: sharded calls keep no mask; pass seed= and shard= to the backward")
     if out is not None:
         _check_out(out, x)
     seed, offset = resolve_seed_offset(seed, offset, generator) if training else (0, 0)
@@ -34,18 +41,23 @@ def bias_act_dropout(x, bias, p=0.5, *, activation="relu", approximate="none", t
     if y is out and bias is not None and np.may_share_memory(out, bias):
         y = np.empty(src.shape, src.dtype)  # the kernel reads the bias while it writes y
     bits = np.empty((src.size + 7) // 8, np.uint8) if return_mask else None
-    _backend.active().bias_act_dropout_forward(kernel, dtype, _flat_raw(src), _flat_bias(bias), _flat_raw(y),
-                                               x.shape[-1], p if training else 0.0, seed, offset, bits)
+    arrays = (kernel, dtype, _flat_raw(src), _flat_bias(bias), _flat_raw(y), x.shape[-1], p if training else 0.0,
+              seed, offset)
+    if runs is None:
+        _backend.active().bias_act_dropout_forward(*arrays, bits)
+    else:
+        _backend.active().bias_act_dropout_forward_runs(*arrays, runs)
     y = _finish(y, out)
     return (y, bits) if return_mask else y
 
 
 def bias_act_dropout_backward(grad, x, bias, p=0.5, *, activation="relu", approximate="none", seed=None, offset=None,
-                              mask=None):
+                              mask=None, shard=None):
     """(grad_x, grad_bias) of bias_act_dropout, given the forward's x and bias: grad_x = keep ?
     act'(x + bias) grad / (1 - p) : 0 with the mask regenerated from the forward's (seed, offset)
     or read from mask (its packed bits, or a bool mask of x's shape), grad_bias the sum of grad_x
-    over all but the last dimension (None without a bias)."""
+    over all but the last dimension (None without a bias). shard: as the forward's (the mask then
+    regenerated: sharded forwards keep none)."""
     grad = as_input_array(grad, "grad")
     x = as_input_array(x, "x")
     dtype = kernel_dtype(x.dtype, "x")
@@ -58,13 +70,19 @@ def bias_act_dropout_backward(grad, x, bias, p=0.5, *, activation="relu", approx
     bias = check_bias(x, bias)
     if (seed is None) == (mask is None):
         raise ValueError("bias_act_dropout_backward: pass exactly one of seed= (regenerate) or mask=")
+    runs = _runs_of(shard, x.shape)
+    if shard is not None and mask is not None:
+        raise ValueError("mask: sharded calls keep no mask; pass seed= and shard=")
     bits = None
     if mask is not None:
         bits = _mask_bits(mask, grad)
     else:
         seed, offset = resolve_seed_offset(seed, offset, None)
     grad_x = np.empty(x.shape, x.dtype)
-    _backend.active().bias_act_dropout_backward(
-        kernel, dtype, _flat_raw(np.asarray(grad, order="C")), _flat_raw(np.asarray(x, order="C")), _flat_bias(bias),
-        _flat_raw(grad_x), x.shape[-1], p, seed or 0, offset or 0, bits)
+    arrays = (kernel, dtype, _flat_raw(np.asarray(grad, order="C")), _flat_raw(np.asarray(x, order="C")),
+              _flat_bias(bias), _flat_raw(grad_x), x.shape[-1], p)
+    if runs is None:
+        _backend.active().bias_act_dropout_backward(*arrays, seed or 0, offset or 0, bits)
+    else:
+        _backend.active().bias_act_dropout_backward_runs(*arrays, seed, offset, runs)
     return grad_x, None if bias is None else bias_gradient(grad_x)

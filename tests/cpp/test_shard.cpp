@@ -132,6 +132,39 @@ void check_dtype(fastdrop_dtype dtype, const char* isa, int threads) {
     CHECK(same_arrays(out, s.take(whole)), "bias_dropout_add %s threads=%d dim=%d start=%lld", isa, threads, s.dim,
           static_cast<long long>(s.start));
   }
+  // Bias + activation + dropout, forward and backward (the mask regenerated), the bias as above.
+  const std::vector<T> x = make_input<T>(count(kShape));
+  const std::vector<T> dy(x.rbegin(), x.rend());
+  const int64_t rows = count(kShape) / cols;
+  for (fastdrop_activation act : {FASTDROP_ACTIVATION_RELU, FASTDROP_ACTIVATION_GELU, FASTDROP_ACTIVATION_GELU_TANH}) {
+    std::vector<T> whole_y(x.size()), whole_dx(x.size());
+    CHECK(fastdrop_bias_act_dropout_forward(act, dtype, x.data(), bias.data(), whole_y.data(), rows, cols, 0.3, kSeed,
+                                            kOffset, nullptr) == FASTDROP_SUCCESS,
+          "bias_act_dropout whole");
+    CHECK(fastdrop_bias_act_dropout_backward(act, dtype, dy.data(), x.data(), bias.data(), whole_dx.data(), rows, cols,
+                                             0.3, kSeed, kOffset) == FASTDROP_SUCCESS,
+          "bias_act_dropout backward whole");
+    for (const Slice& s : slices) {
+      const bool split_cols = s.dim == static_cast<int>(kShape.size()) - 1;
+      const std::vector<T> local_x = s.take(x), local_dy = s.take(dy);
+      const int64_t local_cols = split_cols ? s.len : cols;
+      const int64_t local_rows = static_cast<int64_t>(local_x.size()) / local_cols;
+      const T* local_bias = bias.data() + (split_cols ? s.start : 0);
+      std::vector<T> y(local_x.size()), dx(local_x.size());
+      const fastdrop_unit_runs runs = s.runs();
+      CHECK(fastdrop_bias_act_dropout_forward_runs(act, dtype, local_x.data(), local_bias, y.data(), local_rows,
+                                                   local_cols, 0.3, kSeed, kOffset, &runs) == FASTDROP_SUCCESS,
+            "bias_act_dropout status");
+      CHECK(fastdrop_bias_act_dropout_backward_runs(act, dtype, local_dy.data(), local_x.data(), local_bias, dx.data(),
+                                                    local_rows, local_cols, 0.3, kSeed, kOffset,
+                                                    &runs) == FASTDROP_SUCCESS,
+            "bias_act_dropout backward status");
+      CHECK(same_arrays(y, s.take(whole_y)), "bias_act_dropout act=%d %s threads=%d dim=%d start=%lld", act, isa,
+            threads, s.dim, static_cast<long long>(s.start));
+      CHECK(same_arrays(dx, s.take(whole_dx)), "bias_act_dropout backward act=%d %s threads=%d dim=%d start=%lld", act,
+            isa, threads, s.dim, static_cast<long long>(s.start));
+    }
+  }
 }
 
 // The keep bits of a shard's units, run by run from whole bytes, against the whole tensor's.
@@ -173,6 +206,12 @@ void check_bad_runs() {
   CHECK(fastdrop_dropout_mask_bits_runs(12, 1.5, 1, 2, &odd, nullptr) == FASTDROP_ERROR_INVALID_VALUE, "bad p");
   CHECK(fastdrop_dropout_forward_runs(FASTDROP_FLOAT32, nullptr, nullptr, 0, 0.5, 1, 2, &empty_run) == FASTDROP_SUCCESS,
         "no elements");
+  CHECK(fastdrop_bias_act_dropout_forward_runs(FASTDROP_ACTIVATION_GELU, FASTDROP_FLOAT32, x.data(), nullptr, y.data(),
+                                               2, 6, 0.5, 1, 2, nullptr) == FASTDROP_ERROR_INVALID_VALUE,
+        "bias_act_dropout null runs");
+  CHECK(fastdrop_bias_act_dropout_backward_runs(FASTDROP_ACTIVATION_GELU, FASTDROP_FLOAT32, x.data(), x.data(), nullptr,
+                                                y.data(), 2, 6, 0.5, 1, 2, &uneven) == FASTDROP_ERROR_INVALID_VALUE,
+        "bias_act_dropout backward n not a multiple of run_length");
 }
 
 }  // namespace

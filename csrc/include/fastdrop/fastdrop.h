@@ -316,6 +316,20 @@ fastdrop_status fastdrop_bias_act_dropout_backward_bits(fastdrop_activation acti
                                                         int64_t rows, int64_t cols, double p,
                                                         const uint8_t* mask_bits);
 
+/* fastdrop_bias_act_dropout_forward (no mask) and fastdrop_bias_act_dropout_backward (the mask
+ * regenerated from (seed, offset)) over the units of runs (see Shards above); the bias is indexed
+ * by the local column (the shard's own cols bias values).
+ * Errors: UNSUPPORTED_DTYPE, INVALID_VALUE (activation, rows or cols < 0, p outside [0, 1] or NaN,
+ * runs), NULL_POINTER (x and y, or dy, x and dx), ISA_UNAVAILABLE. */
+fastdrop_status fastdrop_bias_act_dropout_forward_runs(fastdrop_activation activation, fastdrop_dtype dtype,
+                                                       const void* x, const void* bias, void* y, int64_t rows,
+                                                       int64_t cols, double p, uint64_t seed, uint64_t offset,
+                                                       const fastdrop_unit_runs* runs);
+fastdrop_status fastdrop_bias_act_dropout_backward_runs(fastdrop_activation activation, fastdrop_dtype dtype,
+                                                        const void* dy, const void* x, const void* bias, void* dx,
+                                                        int64_t rows, int64_t cols, double p, uint64_t seed,
+                                                        uint64_t offset, const fastdrop_unit_runs* runs);
+
 #ifdef __cplusplus
 }
 #endif

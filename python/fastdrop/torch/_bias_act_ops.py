@@ -156,6 +156,37 @@ class BiasActDropoutFunction(torch.autograd.Function):
         return *grads, None, None, None, None, None
 
 
+class ShardedBiasActDropoutFunction(torch.autograd.Function):
+    """bias_act_dropout of a shard (runs: the kernels' [first, run_length, run_stride]): it keeps
+    x, the bias and (seed, offset), no mask (sharded calls write none), and backward regenerates
+    the mask over the same runs. Not twice differentiable: the second order needs the mask."""
+
+    @staticmethod
+    def forward(ctx, x, bias, p, seed, offset, draw, activation, runs):
+        if draw:
+            seed, offset = draw_seed(x.device), 0
+        src = x.contiguous()
+        y = torch.empty_like(src)
+        _backend.active().bias_act_dropout_forward_runs(
+            activation, kernel_dtype(x, "input"), flat_view(src), _flat_bias(bias), flat_view(y), x.shape[-1], p,
+            to_unsigned(seed), to_unsigned(offset), tuple(runs))
+        ctx.p, ctx.seed, ctx.offset, ctx.activation, ctx.runs = p, seed, offset, activation, tuple(runs)
+        ctx.save_for_backward(x, bias)
+        return _like_input(y, x)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_y):
+        x, bias = ctx.saved_tensors
+        grad = grad_y.contiguous()
+        grad_x = torch.empty_like(grad)
+        _backend.active().bias_act_dropout_backward_runs(
+            ctx.activation, kernel_dtype(grad, "grad"), flat_view(grad), flat_view(x.contiguous()), _flat_bias(bias),
+            flat_view(grad_x), x.shape[-1], ctx.p, to_unsigned(ctx.seed), to_unsigned(ctx.offset), ctx.runs)
+        grad_x = _like_input(grad_x, grad_y)
+        return grad_x, None if bias is None else bias_gradient(grad_x), None, None, None, None, None, None
+
+
 class BiasActDropoutBackwardFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, grad, x, bias, bits, p, activation):

@@ -9,7 +9,9 @@ from .._checks import check_activation, check_p
 from .._numpy_frontend import _runs_of
 from .._shard import check_shard
 from .._spatial import feature_noise_shape, spatial_noise_shape, stochastic_depth_noise_shape
-from ._bias_act_ops import BiasActDropoutFunction, bias_act_dropout_op, bias_act_forward
+from ._bias_act_ops import (
+    BiasActDropoutFunction, ShardedBiasActDropoutFunction, bias_act_dropout_op, bias_act_forward,
+)
 from ._bridge import check_device, kernel_dtype, op_seed
 from ._dropconnect import dropconnect, dropconnect_linear  # noqa: F401 (public names)
 from ._drop_block import drop_block2d  # noqa: F401 (public name)
@@ -183,11 +185,14 @@ def bias_dropout_add(input, bias, residual, p=0.5, training=True, *, seed=None, 
 
 
 def bias_act_dropout(input, bias, p=0.5, training=True, activation="relu", approximate="none", *, seed=None,
-                     offset=None, generator=None):
+                     offset=None, generator=None, shard=None):
     """dropout(act(input + bias)) in one pass: bias over the last dimension (or None), act relu or
     gelu (approximate 'none' or 'tanh', as torch.nn.functional.gelu), act(input + bias) in eval
     mode. Differentiable in input and bias (twice); backward keeps input, bias and one bit per
-    element and recomputes input + bias. The output has input's memory format."""
+    element and recomputes input + bias. The output has input's memory format. shard:
+    fastdrop.Shard when input is a slice of a larger tensor (bias is then the slice's own);
+    backward then regenerates the mask, keeping only (seed, offset) besides input and bias, and
+    is not twice differentiable."""
     for name, t in (("input", input),) + ((("bias", bias),) if bias is not None else ()):
         if not isinstance(t, torch.Tensor):
             raise TypeError(f"{name}: expected a torch.Tensor, got {type(t).__name__}")
@@ -200,9 +205,12 @@ def bias_act_dropout(input, bias, p=0.5, training=True, activation="relu", appro
     if bias is not None and (bias.shape != input.shape[-1:] or bias.dtype != input.dtype):
         raise ValueError(f"bias: expected shape {tuple(input.shape[-1:])} and dtype {input.dtype}, got "
                          f"{tuple(bias.shape)} and {bias.dtype}")
-    # Eval mode runs the same kernel with p = 0, drawing no seed.
+    runs = None if shard is None else _runs_of(shard, tuple(input.shape))
+    # Eval mode runs the same kernel with p = 0, drawing no seed (a shard's mask then plays no part).
     seed_i, offset_i, draw = op_seed(seed, offset, generator, input.device) if training else (0, 0, False)
     p = p if training else 0.0
+    if runs is not None and training:
+        return ShardedBiasActDropoutFunction.apply(input, bias, p, seed_i, offset_i, draw, kernel, list(runs))
     if torch.compiler.is_compiling():
         return bias_act_dropout_op(input, bias, p, seed_i, offset_i, draw, kernel)[0]
     if torch.is_grad_enabled() and (input.requires_grad or (bias is not None and bias.requires_grad)):
