@@ -14,13 +14,13 @@ from conftest import BFLOAT16, ISAS, import_or_skip, random_array
 
 # (activation, approximate) as torch names them, and the kernels' name.
 ACTIVATIONS = {("relu", "none"): "relu", ("gelu", "none"): "gelu", ("gelu", "tanh"): "gelu_tanh"}
-# dropout_math.h's float32 bounds, against gelu's exact value at the float32 v = x + b (from a
-# sweep of every float32 |v| < 20): exact gelu for v > -13, where Phi(v) is a normal float; the
-# tanh form plus the rounding of its tanh argument u, which PyTorch rounds the same way and which
-# the result amplifies 2 |u| times for u < 0.
+# dropout_math.h's float32 bounds, against gelu's exact value at the float32 v = x + b (measured
+# over every float32 |v| < 20): exact gelu for v > -13, where Phi(v) is a normal float; the tanh
+# form plus the error of its tanh argument u, which PyTorch computes the same way and which the
+# result amplifies 2 |u| times for u < 0.
 GELU_MAX_ULP = 7.0
 GELU_TANH_MAX_ULP = 4.0
-GELU_TANH_ULP_PER_ABS_U = 6.0
+GELU_TANH_ULP_PER_ABS_U = 7.0
 SQRT_2_OVER_PI = math.sqrt(2 / math.pi)
 
 
@@ -211,7 +211,26 @@ class TestAgainstTorch:
             dx, db = fastdrop.bias_act_dropout_backward(grad.numpy(), x.detach().numpy(), bias.detach().numpy(), 0.25,
                                                         activation=activation, approximate=approximate, **kwargs)
             np.testing.assert_array_equal(dx, got_x.numpy())
-            np.testing.assert_allclose(db, got_b.numpy(), **tolerance)
+            np.testing.assert_array_equal(db, got_b.numpy())
+
+    def test_bias_gradient_does_not_depend_on_the_thread_count(self, threads_restored):
+        """Column sums in float64 in a fixed order: torch's own sum of a tall, narrow gradient
+        changes with its thread count."""
+        torch, ft = self.torch, self.ft
+        x = torch.randn(1 << 18, 2, generator=torch.Generator().manual_seed(0))
+        grads = []
+        before = torch.get_num_threads()
+        try:
+            for threads in (1, 2, 3):
+                torch.set_num_threads(threads)
+                fastdrop.set_num_threads(threads)
+                bias = torch.zeros(2, requires_grad=True)
+                ft.functional.bias_act_dropout(x, bias, 0.5, activation="gelu", seed=1).sum().backward()
+                grads.append(bias.grad)
+        finally:
+            torch.set_num_threads(before)
+        assert all(torch.equal(grads[0], g) for g in grads[1:])
+        torch.library.opcheck(torch.ops.fastdrop.bias_gradient.default, (torch.randn(4, 5, dtype=torch.float64),))
 
     @pytest.mark.parametrize("activation, approximate", list(ACTIVATIONS))
     def test_gradcheck_gradgradcheck_and_opcheck(self, activation, approximate):
@@ -242,10 +261,14 @@ class TestAgainstTorch:
         x = torch.randn(16, 64, requires_grad=True)
         b = torch.randn(64, requires_grad=True)
         results = []
-        for fn in (block, torch.compile(block, fullgraph=True)):
-            torch.manual_seed(4)
-            y = fn(x, b)
-            results.append((y, *torch.autograd.grad(y.sum(), (x, b))))
+        # No compile caches: their keys leave out the Python of a custom op's registered autograd,
+        # so a graph compiled with an older formula (another checkout's) would be reused.
+        with torch._inductor.config.patch(fx_graph_cache=False), \
+                torch._functorch.config.patch(enable_autograd_cache=False):
+            for fn in (block, torch.compile(block, fullgraph=True)):
+                torch.manual_seed(4)
+                y = fn(x, b)
+                results.append((y, *torch.autograd.grad(y.sum(), (x, b))))
         for eager, compiled in zip(*results):
             assert torch.equal(eager, compiled)
 

@@ -36,11 +36,16 @@ def check_bias_residual(x: np.ndarray, bias, residual):
     return bias, residual
 
 
-def bias_gradient(grad_x: np.ndarray) -> np.ndarray:
-    """The gradient of a bias added along the last dimension: grad_x summed over the others, in
-    the compute type (single-threaded NumPy: the same sum whatever the thread count)."""
+def column_sums(grad_x: np.ndarray) -> np.ndarray:
+    """grad_x summed over all but its last dimension in float64, in NumPy's fixed order on one
+    thread (the same bits whatever the thread count), rounded to the compute type."""
     compute = np.float64 if grad_x.dtype == np.float64 else np.float32
-    return grad_x.sum(axis=tuple(range(grad_x.ndim - 1)), dtype=compute).astype(grad_x.dtype)
+    return grad_x.sum(axis=tuple(range(grad_x.ndim - 1)), dtype=np.float64).astype(compute)
+
+
+def bias_gradient(grad_x: np.ndarray) -> np.ndarray:
+    """The gradient of a bias added along the last dimension: column_sums in grad_x's dtype."""
+    return column_sums(grad_x).astype(grad_x.dtype)
 
 
 def bias_dropout_add(x, bias, residual, p=0.5, *, training=True, seed=None, offset=None, generator=None, out=None,

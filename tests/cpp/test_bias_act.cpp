@@ -3,6 +3,7 @@
 // without a bias (bit for bit, forward and both backward mask sources); the status codes of bad
 // calls; and the accuracy of the float32 activations and their derivatives against libm's long
 // double erfc, exp and tanh.
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -153,7 +154,8 @@ struct MaxError {
 };
 
 // Every 4099th float32 of [-20, 20] by bit pattern (dense near 0, as floats are). gelu's results
-// are checked down to v = -13, where Phi(v) leaves the normal floats.
+// are checked down to v = -13, where Phi(v) leaves the normal floats, and its tanh form's where
+// exp(-2 |u|) is a normal float (v > -9.9).
 void check_accuracy() {
   MaxError exp_error, gelu_error, gelu_grad_error, tanh_error, tanh_error_right, tanh_grad_error;
   for (uint32_t bits = 0; bits <= float_as_u32(20.0f); bits += 4099) {
@@ -168,7 +170,8 @@ void check_accuracy() {
       }
       const float u = static_cast<float>(kGeluTanhBeta) * (v + static_cast<float>(kGeluTanhKappa) * (v * v * v));
       const long double tanh_want = gelu_tanh_ref(v, u);
-      if (fabsl(tanh_want) > 1e-37L) {
+      // Where exp(-2 |u|) and the result are normal floats.
+      if (fabsf(u) < 43.6f && fabsl(tanh_want) > FLT_MIN) {
         const double e = ulps(activate(GeluTanh{}, v), tanh_want, tanh_want);
         tanh_error.add(e, v);
         if (v >= 0) tanh_error_right.add(e, v);
@@ -181,11 +184,11 @@ void check_accuracy() {
          exp_error.at, gelu_error.ulps, gelu_error.at, gelu_grad_error.ulps, gelu_grad_error.at);
   printf("gelu tanh %.2f ulp (at %g; %.2f for v >= 0), its gradient %.2f (at %g), given its rounded argument\n",
          tanh_error.ulps, tanh_error.at, tanh_error_right.ulps, tanh_grad_error.ulps, tanh_grad_error.at);
-  // The bounds that dropout_math.h and fastdrop.h state, from a sweep of every 61st float.
+  // The bounds that dropout_math.h and fastdrop.h state, measured over every float32 |v| < 20.
   CHECK(exp_error.ulps <= 1.5, "exp error %.2f ulp", exp_error.ulps);
-  CHECK(gelu_error.ulps <= 6.0 && gelu_grad_error.ulps <= 6.0, "gelu error %.2f, gradient %.2f ulp", gelu_error.ulps,
+  CHECK(gelu_error.ulps <= 7.0 && gelu_grad_error.ulps <= 7.0, "gelu error %.2f, gradient %.2f ulp", gelu_error.ulps,
         gelu_grad_error.ulps);
-  CHECK(tanh_error.ulps <= 3.5 && tanh_grad_error.ulps <= 6.5, "gelu tanh error %.2f, gradient %.2f ulp",
+  CHECK(tanh_error.ulps <= 4.0 && tanh_grad_error.ulps <= 7.5, "gelu tanh error %.2f, gradient %.2f ulp",
         tanh_error.ulps, tanh_grad_error.ulps);
 }
 

@@ -293,7 +293,7 @@ typedef enum fastdrop_activation {
  * i.e. y = keep ? act(x + bias) / (1 - p) : 0 with the keep decisions of fastdrop_dropout_forward
  * (unit i = element i), bias of cols values broadcast over the rows (NULL for none), computed in
  * the compute type and rounded once. In float32 (and for 16-bit floats) gelu's exact form is
- * within 6 ulp of the exact function, its tanh form within 3.5 ulp plus what the rounding of its
+ * within 7 ulp of the exact function, its tanh form within 4 ulp plus what the rounding of its
  * tanh argument, computed as PyTorch does, costs (dropout_math.h); float64 uses libm's erfc and
  * exp. mask_bits (optional, ceil(n / 8) bytes) receives the keep bits. y may equal x.
  * FASTDROP_ERROR_INVALID_VALUE for an activation outside the enum. */

@@ -9,6 +9,7 @@ from typing import Optional
 import torch
 
 from .. import _backend
+from .._numpy_fused import column_sums
 from ._bridge import draw_seed, flat_view, kernel_dtype, to_unsigned
 from ._ops import _like_input, dropout_backward_op
 
@@ -29,10 +30,30 @@ def bias_dropout_add_forward(x, bias, residual, p, seed, offset, draw):
     return y, bits
 
 
+@torch.library.custom_op("fastdrop::bias_gradient", mutates_args=())
 def bias_gradient(grad_x: torch.Tensor) -> torch.Tensor:
-    """grad_x summed over all but its last dimension; a copy of a 1-D grad_x (sum(dim=()) would
-    sum over every dimension)."""
-    return grad_x.sum(dim=tuple(range(grad_x.dim() - 1))) if grad_x.dim() > 1 else grad_x.clone()
+    """grad_x summed over all but its last dimension as the NumPy front-end sums it (column_sums:
+    float64, one thread), so that the bits do not depend on the thread count as torch's sum's do."""
+    values = grad_x.detach().contiguous()
+    array = values.float().numpy() if values.dtype == torch.bfloat16 else values.numpy()
+    return torch.from_numpy(column_sums(array)).to(grad_x.dtype)
+
+
+@bias_gradient.register_fake
+def _(grad_x):
+    return grad_x.new_empty(grad_x.shape[-1:])
+
+
+def _setup_bias_gradient(ctx, inputs, output):
+    ctx.shape = inputs[0].shape
+
+
+def _bias_gradient_grad(ctx, grad):
+    # The sum is linear: its gradient spreads grad over the summed dimensions.
+    return grad.expand(ctx.shape)
+
+
+torch.library.register_autograd("fastdrop::bias_gradient", _bias_gradient_grad, setup_context=_setup_bias_gradient)
 
 
 @torch.library.custom_op("fastdrop::bias_dropout_add", mutates_args=(), tags=(torch.Tag.nondeterministic_seeded,))
