@@ -30,9 +30,7 @@ def bias_act_dropout(x, bias, p=0.5, *, activation="relu", approximate="none", t
     p = check_p(p)
     kernel = check_activation(activation, approximate)
     bias = check_bias(x, bias)
-    runs = _runs_of(shard, x.shape)
-    if shard is not None and return_mask:
-        raise ValueError("return_mask: sharded calls keep no mask; pass seed= and shard= to the backward")
+    runs = _runs_of(shard, x.shape, return_mask)
     if out is not None:
         _check_out(out, x)
     seed, offset = resolve_seed_offset(seed, offset, generator) if training else (0, 0)

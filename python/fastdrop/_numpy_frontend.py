@@ -115,10 +115,13 @@ def dropout(x, p=0.5, *, training=True, seed=None, offset=None, generator=None, 
     return y, bits if bits is not None else bytes_
 
 
-def _runs_of(shard, shape):
-    """The kernels' runs for a shard whose units are its logical tensor's elements (None: unsharded)."""
+def _runs_of(shard, shape, return_mask=False):
+    """The kernels' runs for a shard whose units are its logical tensor's elements (None: unsharded).
+    return_mask: whether the caller asked for a mask, which the fused ops' sharded calls do not keep."""
     if shard is None:
         return None
+    if return_mask:
+        raise ValueError("return_mask: sharded calls keep no mask; pass seed= and shard= to the backward")
     shard = check_shard(shard, shape)
     return element_runs(shard, shape[shard.dim])
 

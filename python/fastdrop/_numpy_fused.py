@@ -59,9 +59,7 @@ def bias_dropout_add(x, bias, residual, p=0.5, *, training=True, seed=None, offs
     p = check_p(p)
     mask_format = check_mask_format(mask_format)
     bias, residual = check_bias_residual(x, bias, residual)
-    runs = _runs_of(shard, x.shape)
-    if shard is not None and return_mask:
-        raise ValueError("return_mask: sharded calls keep no mask; pass seed= and shard= to the backward")
+    runs = _runs_of(shard, x.shape, return_mask)
     if out is not None:
         _check_out(out, x)
     seed, offset = resolve_seed_offset(seed, offset, generator) if training else (0, 0)
