@@ -39,6 +39,14 @@ fastdrop_status check_common(fastdrop_dtype dtype, const void* in, const void* o
   return FASTDROP_SUCCESS;
 }
 
+// check_common, and runs that tile the n elements: the checks of the elementwise _runs entry points.
+fastdrop_status check_runs_call(fastdrop_dtype dtype, const void* in, const void* out, int64_t n, double p,
+                                const fastdrop_unit_runs* runs) {
+  const fastdrop_status status = check_common(dtype, in, out, n, p);
+  if (status != FASTDROP_SUCCESS) return status;
+  return valid_runs(runs, n) ? FASTDROP_SUCCESS : FASTDROP_ERROR_INVALID_VALUE;
+}
+
 // The forward of dropout (scale from params) over the units of runs; masks only for a single run.
 fastdrop_status forward_over(fastdrop_dtype dtype, const void* x, void* y, int64_t n,
                              const fastdrop::DropoutParams& params, const fastdrop_unit_runs& runs,
@@ -288,9 +296,8 @@ fastdrop_status fastdrop_bias_dropout_add_forward(fastdrop_dtype dtype, const vo
 
 fastdrop_status fastdrop_dropout_forward_runs(fastdrop_dtype dtype, const void* x, void* y, int64_t n, double p,
                                               uint64_t seed, uint64_t offset, const fastdrop_unit_runs* runs) {
-  const fastdrop_status status = check_common(dtype, x, y, n, p);
+  const fastdrop_status status = check_runs_call(dtype, x, y, n, p, runs);
   if (status != FASTDROP_SUCCESS) return status;
-  if (!valid_runs(runs, n)) return FASTDROP_ERROR_INVALID_VALUE;
   return forward_over(dtype, x, y, n, fastdrop::make_dropout_params(p, seed, offset), *runs, nullptr, nullptr);
 }
 
@@ -313,18 +320,16 @@ fastdrop_status fastdrop_dropout_mask_bits_runs(int64_t n, double p, uint64_t se
 fastdrop_status fastdrop_alpha_dropout_forward_runs(fastdrop_dtype dtype, const void* x, void* y, int64_t n,
                                                     double p, uint64_t seed, uint64_t offset,
                                                     const fastdrop_unit_runs* runs) {
-  const fastdrop_status status = check_common(dtype, x, y, n, p);
+  const fastdrop_status status = check_runs_call(dtype, x, y, n, p, runs);
   if (status != FASTDROP_SUCCESS) return status;
-  if (!valid_runs(runs, n)) return FASTDROP_ERROR_INVALID_VALUE;
   return alpha_forward_over(dtype, x, y, n, p, seed, offset, *runs, nullptr);
 }
 
 fastdrop_status fastdrop_alpha_dropout_backward_runs(fastdrop_dtype dtype, const void* dy, void* dx, int64_t n,
                                                      double p, uint64_t seed, uint64_t offset,
                                                      const fastdrop_unit_runs* runs) {
-  const fastdrop_status status = check_common(dtype, dy, dx, n, p);
+  const fastdrop_status status = check_runs_call(dtype, dy, dx, n, p, runs);
   if (status != FASTDROP_SUCCESS) return status;
-  if (!valid_runs(runs, n)) return FASTDROP_ERROR_INVALID_VALUE;
   return alpha_backward_over(dtype, dy, dx, n, p, seed, offset, *runs);
 }
 
