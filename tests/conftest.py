@@ -26,7 +26,7 @@ def skip_unless_required(name, reason):
 def kernel_modules():
     """(name, module) for every kernel backend importable here; the others are skipped."""
     params = []
-    for name, module in (("native", "fastdrop._native"), ("numba", "fastdrop._numba_backend")):
+    for name, module in (("native", "fastdrop._native"), ("numba", "fastdrop._numba")):
         reason = None
         if name == "numba" and importlib.util.find_spec("numba") is None:
             reason = "numba is not installed"
@@ -42,7 +42,7 @@ def kernel_modules():
 
 @pytest.fixture(params=kernel_modules(), scope="session")
 def kernels(request):
-    return importlib.import_module({"native": "fastdrop._native", "numba": "fastdrop._numba_backend"}[request.param])
+    return importlib.import_module({"native": "fastdrop._native", "numba": "fastdrop._numba"}[request.param])
 
 
 def float_dtypes():

@@ -1,4 +1,4 @@
-"""A slow, obviously-correct reference of the randomness contract (DESIGN.md), in plain Python
+"""A slow, obviously-correct reference of the randomness contract (docs/design.md), in plain Python
 integers and NumPy scalar rounding, independent of every fastdrop backend."""
 
 from __future__ import annotations

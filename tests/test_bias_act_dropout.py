@@ -89,7 +89,7 @@ def assert_same_bits(got, want, message):
 
 def test_gelu_bit_identical_across_backends_isas_and_threads(dtype, native_isa, threads_restored):
     """Every activation and dtype: Numba and every ISA and thread count give native's bits."""
-    numba_kernels = import_or_skip("fastdrop._numba_backend", "numba")
+    numba_kernels = import_or_skip("fastdrop._numba", "numba")
     rng = np.random.default_rng(7)
     shape = (5, 7001)  # more than one chunk, odd rows
     x, grad = random_array(rng, shape, dtype), random_array(rng, shape, dtype)

@@ -34,7 +34,7 @@ def test_jax_arrays_round_trip(dtype):
 
 def test_jax_input_is_read_without_a_copy():
     x = jnp.ones((4, 8), jnp.float32)
-    native = fastdrop._dlpack.to_native(x, "x")
+    native = fastdrop._common.dlpack.to_native(x, "x")
     assert isinstance(native, np.ndarray)
     assert native.__array_interface__["data"][0] == x.unsafe_buffer_pointer()
 

@@ -14,7 +14,7 @@ import reference
 from conftest import (
     BFLOAT16, assert_compiled_matches_eager, import_or_skip, isas_and_thread_counts, random_array, saved_tensors,
 )
-from fastdrop._numpy_frontend import kernel_dtype
+from fastdrop._common.arrays import kernel_dtype
 
 EPS = 1e-6
 # (shape, block_size): square and non-square maps, block 1, a block as large as the map, seed rows
@@ -104,7 +104,7 @@ def test_float32_is_torchvision_driven_by_the_reference_seeds(kernels, shape, bl
     np.testing.assert_array_equal(got_keep, keep)
     assert scale == scale_of(keep)
     # Equal values; the bits differ only where torchvision's product gives -0.0 (a dropped negative
-    # element), for fastdrop writes dropout's +0.0 (DESIGN.md, Randomness).
+    # element), for fastdrop writes dropout's +0.0 (docs/design.md, Randomness).
     np.testing.assert_array_equal(y, x * keep * np.float32(scale))
     np.testing.assert_array_equal(bits_of(y), bits_of(expected(x, keep)))
     # torchvision's own arithmetic (input * noise * (numel / (eps + sum))) in float32 rounds its
@@ -140,7 +140,7 @@ def test_native_isas_and_thread_counts_match(native_isa, threads_restored, dtype
 def test_numba_is_bit_identical_to_native(dtype):
     import_or_skip("numba", "numba")
     native = import_or_skip("fastdrop._native", "native")
-    numba_kernels = importlib.import_module("fastdrop._numba_backend")
+    numba_kernels = importlib.import_module("fastdrop._numba")
     x = random_array(np.random.default_rng(4), (3, 7, 29, 70), dtype)
     for block_size, p in ((1, 0.2), (5, 0.5), (29, 1.0)):
         a = run_kernel(native, x, block_size, p, 8, 2)

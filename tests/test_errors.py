@@ -1,4 +1,4 @@
-"""Every bad input of DESIGN.md's list raises a clear error naming the argument, and leaves the
+"""Every bad input of docs/design.md's list raises a clear error naming the argument, and leaves the
 inputs untouched."""
 
 import subprocess

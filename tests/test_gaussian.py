@@ -1,5 +1,5 @@
 """Gaussian dropout: native and Numba kernels against an independent float64 Box–Muller reference
-(to a few ulps, DESIGN.md, Randomness), bit-identical across native ISAs and thread counts, noise
+(to a few ulps, docs/design.md, Randomness), bit-identical across native ISAs and thread counts, noise
 statistics, the NumPy and torch front-ends (autograd, opcheck, torch.compile, saved bytes) and
 errors.
 
@@ -21,10 +21,10 @@ import pytest
 
 import fastdrop
 import reference
-from fastdrop._numpy_frontend import kernel_dtype
+from fastdrop._common.arrays import kernel_dtype
 from conftest import BFLOAT16, assert_compiled_matches_eager, float_dtypes, isas_and_thread_counts, random_array
 
-GAUSSIAN_MODULES = {"native": "fastdrop._native", "numba": "fastdrop._numba_gaussian"}
+GAUSSIAN_MODULES = {"native": "fastdrop._native", "numba": "fastdrop._numba.gaussian_dropout"}
 P_VALUES = (0.1, 0.5, 0.99)
 
 

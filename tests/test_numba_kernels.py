@@ -1,4 +1,4 @@
-"""The Numba mirror (fastdrop._numba_kernels) alone, against a slow, obviously-correct reference
+"""The Numba mirror (fastdrop._numba.dropout) alone, against a slow, obviously-correct reference
 written here: Python integers for Philox, NumPy for the float rounding. No native module needed,
 except by the last section, which checks bit identity with it where it imports."""
 
@@ -14,7 +14,7 @@ import pytest
 
 pytest.importorskip("numba", reason="numba is not installed: the Numba backend is optional")
 
-from fastdrop import _numba_kernels as nk  # noqa: E402
+from fastdrop._numba import dropout as nk  # noqa: E402
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 needs_data = pytest.mark.skipif(

@@ -37,7 +37,7 @@ def inputs(shape, dtype):
 
 
 def flat_raw(a: np.ndarray) -> np.ndarray:
-    """What the front-ends hand the kernels (_numpy_frontend._flat_raw): a flat view, bfloat16
+    """What the front-ends hand the kernels (_common.arrays.flat_raw): a flat view, bfloat16
     seen as its raw uint16 bits."""
     flat = a.reshape(-1)
     return flat.view(np.uint16) if a.dtype == BFLOAT16 else flat
@@ -128,7 +128,7 @@ def mask_bits_runs(kernels, n, runs):
 
 @pytest.fixture(scope="module")
 def both_backends():
-    return import_or_skip("fastdrop._native", "native"), import_or_skip("fastdrop._numba_backend", "numba")
+    return import_or_skip("fastdrop._native", "native"), import_or_skip("fastdrop._numba", "numba")
 
 
 # Gaussian dropout only on the shapes where some slice keeps Box-Muller pairs whole.

@@ -9,8 +9,8 @@ import threading
 import numpy as np
 import torch
 
-from .. import _backend
-from .._generator import explicit_seed_offset
+from .._common import backend
+from .._common.generator import explicit_seed_offset
 
 KERNEL_DTYPES = {
     torch.float16: "float16",
@@ -44,7 +44,7 @@ def check_device(t: torch.Tensor, name: str, *, cuda: bool = True) -> None:
                            f"move the tensor to the CPU")
     raise RuntimeError(
         f"{name}: fastdrop has no kernels for device {device} in this build "
-        f"(CUDA built: {_backend.backends()['cuda_built']}); move the tensor to the CPU"
+        f"(CUDA built: {backend.backends()['cuda_built']}); move the tensor to the CPU"
     )
 
 
@@ -62,9 +62,9 @@ def _cuda_problem() -> str | None:
 
 
 def _find_cuda_problem() -> str | None:
-    if _backend.active_name() != "native":
-        return f"the CUDA kernels are in the native backend, not {_backend.active_name()} (FASTDROP_BACKEND)"
-    native = _backend.active()
+    if backend.active_name() != "native":
+        return f"the CUDA kernels are in the native backend, not {backend.active_name()} (FASTDROP_BACKEND)"
+    native = backend.active()
     if not native.cuda_built():
         return "this build has no CUDA kernels (CUDA built: False; build with nvcc on the PATH)"
     if native.cuda_device_count() == 0:
@@ -89,12 +89,12 @@ def forward(dtype: str, x: torch.Tensor, y: torch.Tensor, p: float, seed: int, o
     if x.is_cuda:
         check_device(x, "input")
         with torch.cuda.device(x.device):
-            _backend.active().cuda_forward_raw(dtype, x.data_ptr(), y.data_ptr(), x.numel(), p, seed, offset,
+            backend.active().cuda_forward_raw(dtype, x.data_ptr(), y.data_ptr(), x.numel(), p, seed, offset,
                                                0 if bits is None else bits.data_ptr(),
                                                torch.cuda.current_stream().cuda_stream)
         return
-    kernels = _backend.active()
-    if _backend.active_name() == "native":
+    kernels = backend.active()
+    if backend.active_name() == "native":
         kernels.forward_raw(dtype, x.data_ptr(), y.data_ptr(), x.numel(), p, seed, offset,
                             0 if bits is None else bits.data_ptr())
     else:
@@ -105,11 +105,11 @@ def backward_bits(dtype: str, grad: torch.Tensor, dx: torch.Tensor, p: float, bi
     if grad.is_cuda:
         check_device(grad, "grad")
         with torch.cuda.device(grad.device):
-            _backend.active().cuda_backward_bits_raw(dtype, grad.data_ptr(), dx.data_ptr(), grad.numel(), p,
+            backend.active().cuda_backward_bits_raw(dtype, grad.data_ptr(), dx.data_ptr(), grad.numel(), p,
                                                      bits.data_ptr(), torch.cuda.current_stream().cuda_stream)
         return
-    kernels = _backend.active()
-    if _backend.active_name() == "native":
+    kernels = backend.active()
+    if backend.active_name() == "native":
         kernels.backward_bits_raw(dtype, grad.data_ptr(), dx.data_ptr(), grad.numel(), p, bits.data_ptr())
     else:
         kernels.backward_bits(dtype, flat_view(grad), flat_view(dx), p, bits.numpy())

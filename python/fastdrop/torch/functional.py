@@ -4,23 +4,28 @@ from __future__ import annotations
 
 import torch
 
-from .._broadcast import check_noise_shape
-from .._checks import check_activation, check_p
-from .._numpy_frontend import _runs_of
-from .._shard import check_shard
-from .._spatial import feature_noise_shape, spatial_noise_shape, stochastic_depth_noise_shape
-from ._bias_act_ops import (
-    BiasActDropoutFunction, ShardedBiasActDropoutFunction, bias_act_dropout_op, bias_act_forward,
-)
+from .._common.broadcast import check_noise_shape
+from .._common.checks import check_activation, check_p
+from .._common.shard import check_shard, runs_of
+from .._rules.apply_mask_bits import feature_noise_shape, spatial_noise_shape, stochastic_depth_noise_shape
 from ._bridge import check_device, kernel_dtype, op_seed
-from ._dropconnect import dropconnect, dropconnect_linear  # noqa: F401 (public names)
-from ._drop_block import drop_block2d  # noqa: F401 (public name)
-from ._gaussian import gaussian_dropout  # noqa: F401 (public name)
-from ._fused_ops import (
-    BiasDropoutAddFunction, ShardedBiasDropoutAddFunction, bias_dropout_add_forward, bias_dropout_add_op,
+from ._ops.apply_mask_bits import UnitsFunction, dropout_units_op, units_forward
+from ._ops.bias_act_dropout import (
+    BiasActDropoutFunction,
+    ShardedBiasActDropoutFunction,
+    bias_act_dropout_op,
+    bias_act_forward,
 )
-from ._ops import MASK_MODES, DropoutFunction, dropout_no_grad, dropout_op
-from ._variant_ops import UnitsFunction, dropout_units_op, units_forward
+from ._ops.bias_dropout_add import (
+    BiasDropoutAddFunction,
+    ShardedBiasDropoutAddFunction,
+    bias_dropout_add_forward,
+    bias_dropout_add_op,
+)
+from ._ops.drop_block2d import drop_block2d  # noqa: F401 (public name)
+from ._ops.dropconnect import dropconnect, dropconnect_linear  # noqa: F401 (public names)
+from ._ops.dropout import MASK_MODES, DropoutFunction, dropout_no_grad, dropout_op
+from ._ops.gaussian_dropout import gaussian_dropout  # noqa: F401 (public name)
 
 # Which saved state each device's backward is fastest with (see bench/): on the CPU the Philox
 # stream costs more than reading one bit per element back.
@@ -82,7 +87,7 @@ def _shard_argument(shard, shape) -> tuple[list[int], tuple]:
 
 
 def _units(input, p, training, inplace, noise_of, kind, seed, offset, generator, shard=None):
-    """Dropout variants whose units are the elements of a noise shape (see _variant_ops)."""
+    """Dropout variants whose units are the elements of a noise shape (see _ops.apply_mask_bits)."""
     if not isinstance(input, torch.Tensor):
         raise TypeError(f"input: expected a torch.Tensor, got {type(input).__name__}")
     p = check_p(p)
@@ -171,7 +176,7 @@ def bias_dropout_add(input, bias, residual, p=0.5, training=True, *, seed=None, 
     if bias is not None and (bias.shape != input.shape[-1:] or bias.dtype != input.dtype):
         raise ValueError(f"bias: expected shape {tuple(input.shape[-1:])} and dtype {input.dtype}, got "
                          f"{tuple(bias.shape)} and {bias.dtype}")
-    runs = None if shard is None else _runs_of(shard, tuple(input.shape))
+    runs = None if shard is None else runs_of(shard, tuple(input.shape))
     if not training:
         return residual + (input if bias is None else input + bias)
     seed_i, offset_i, draw = op_seed(seed, offset, generator, input.device)
@@ -205,7 +210,7 @@ def bias_act_dropout(input, bias, p=0.5, training=True, activation="relu", appro
     if bias is not None and (bias.shape != input.shape[-1:] or bias.dtype != input.dtype):
         raise ValueError(f"bias: expected shape {tuple(input.shape[-1:])} and dtype {input.dtype}, got "
                          f"{tuple(bias.shape)} and {bias.dtype}")
-    runs = None if shard is None else _runs_of(shard, tuple(input.shape))
+    runs = None if shard is None else runs_of(shard, tuple(input.shape))
     # Eval mode runs the same kernel with p = 0, drawing no seed (a shard's mask then plays no part).
     seed_i, offset_i, draw = op_seed(seed, offset, generator, input.device) if training else (0, 0, False)
     p = p if training else 0.0

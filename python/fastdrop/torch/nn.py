@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import torch
 
-from .._checks import check_activation, check_p
-from .._drop_block import check_block_size, check_eps
-from .._numpy_gaussian import check_gaussian_p
+from .._common.checks import check_activation, check_p
+from .._rules.apply_mask_bits import locked_noise_shape, stochastic_depth_noise_shape
+from .._rules.drop_block2d import check_block_size, check_eps
+from .._rules.gaussian_dropout import check_gaussian_p
 from . import functional as F
-from .._spatial import locked_noise_shape, stochastic_depth_noise_shape
 from .functional import check_mask_mode
 
 __all__ = [

@@ -4,7 +4,7 @@ Twins: csrc/cpu/bias_dropout_add_kernel.cpp (the tile loop), bias_dropout_add_el
 csrc/include/fastdrop/dropout_math.h, and bias_dropout_add_over in csrc/cpu/api.cpp (chunks of
 the call's runs in parallel) with its entry points fastdrop_bias_dropout_add_forward and
 fastdrop_bias_dropout_add_forward_runs. The stream, keeps, masks, chunks of runs and 16-bit
-conversions are _numba_kernels'. The bias is indexed by an element's local column, its position
+conversions are _numba.dropout'. The bias is indexed by an element's local column, its position
 modulo cols, whatever its unit: a shard holds its own columns' bias values.
 """
 
@@ -13,11 +13,28 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from ._numba_kernels import (
-    SKEWED_TILE, TILE, _NO_BITS, _NO_DIMS, _buffer, _kind, _run, _single_run, _unit_runs, bfloat16_to_float,
-    float_to_bfloat16_rne, float_to_half_rne, half_to_float, make_dropout_params, run_chunk, run_chunk_count,
-    scale_of, store_masks, tile_keeps,
+from .dropout import (
+    _NO_BITS,
+    _NO_DIMS,
+    SKEWED_TILE,
+    TILE,
+    _buffer,
+    _kind,
+    _run,
+    _single_run,
+    _unit_runs,
+    bfloat16_to_float,
+    float_to_bfloat16_rne,
+    float_to_half_rne,
+    half_to_float,
+    make_dropout_params,
+    run_chunk,
+    run_chunk_count,
+    scale_of,
+    store_masks,
+    tile_keeps,
 )
+
 
 @njit(cache=True, inline="always")
 def bias_dropout_add_element(x, b, r, keep, scale):
@@ -25,7 +42,7 @@ def bias_dropout_add_element(x, b, r, keep, scale):
     return r + ((x + b) * scale if keep else scale * np.float32(0))
 
 
-# One kernel per storage kind, as in _numba_kernels: they differ only in how values widen and
+# One kernel per storage kind, as in _numba.dropout: they differ only in how values widen and
 # round back (16-bit floats arrive as uint16 bits, so the type alone cannot tell them apart).
 
 

@@ -13,7 +13,7 @@ Its C++ twins, whose names and order of operations it keeps:
 
 The interface is fastdrop._native's (bias_act_dropout_forward, bias_act_dropout_backward and
 their _runs). The
-stream, keeps, masks, 16-bit conversions and buffer checks are _numba_kernels'. As there, 32-bit
+stream, keeps, masks, 16-bit conversions and buffer checks are _numba.dropout'. As there, 32-bit
 integers are carried in uint64 with explicit np.uint64 constants, float32 constants are
 np.float32 so that float32 arithmetic stays float32, and fastmath stays off. float64 calls
 math.exp and math.erfc, which Numba takes from the same libm as the C++. Divisions follow IEEE
@@ -29,12 +29,30 @@ import numpy as np
 from numba import njit, prange, types
 from numba.extending import overload
 
-from ._numba_gaussian import exp2i
-from ._numba_kernels import (
-    SKEWED_TILE, TILE, _NO_BITS, _NO_DIMS, _buffer, _kind, _run, _single_run, _unit_runs, bfloat16_to_float,
-    float_as_u32, float_to_bfloat16_rne, float_to_half_rne, half_to_float, make_dropout_params, run_chunk,
-    run_chunk_count, scale_of, store_masks, tile_keeps, u32_as_float,
+from .dropout import (
+    _NO_BITS,
+    _NO_DIMS,
+    SKEWED_TILE,
+    TILE,
+    _buffer,
+    _kind,
+    _run,
+    _single_run,
+    _unit_runs,
+    bfloat16_to_float,
+    float_as_u32,
+    float_to_bfloat16_rne,
+    float_to_half_rne,
+    half_to_float,
+    make_dropout_params,
+    run_chunk,
+    run_chunk_count,
+    scale_of,
+    store_masks,
+    tile_keeps,
+    u32_as_float,
 )
+from .gaussian_dropout import exp2i
 
 # fastdrop_activation's values, by the names the bindings take.
 RELU, GELU, GELU_TANH = 0, 1, 2

@@ -8,10 +8,10 @@ from typing import Optional
 
 import torch
 
-from .. import _backend
-from .._numpy_fused import column_sums
-from ._bridge import draw_seed, flat_view, kernel_dtype, to_unsigned
-from ._ops import _like_input, dropout_backward_op
+from ..._common import backend
+from ..._common.bias import column_sums
+from .._bridge import draw_seed, flat_view, kernel_dtype, to_unsigned
+from .dropout import _like_input, dropout_backward_op
 
 
 def _bits_like(x: torch.Tensor) -> torch.Tensor:
@@ -24,7 +24,7 @@ def bias_dropout_add_forward(x, bias, residual, p, seed, offset, draw):
     src, res = x.contiguous(), residual.contiguous()
     y = torch.empty_like(src)
     bits = _bits_like(x)
-    _backend.active().bias_dropout_add_forward(
+    backend.active().bias_dropout_add_forward(
         kernel_dtype(x, "x"), flat_view(src), None if bias is None else flat_view(bias.contiguous()), flat_view(res),
         flat_view(y), max(x.shape[-1], 1), p, to_unsigned(seed), to_unsigned(offset), bits.numpy())
     return y, bits
@@ -92,7 +92,7 @@ class ShardedBiasDropoutAddFunction(torch.autograd.Function):
             seed, offset = draw_seed(x.device), 0
         src, res = x.contiguous(), residual.contiguous()
         y = torch.empty_like(src)
-        _backend.active().bias_dropout_add_forward_runs(
+        backend.active().bias_dropout_add_forward_runs(
             kernel_dtype(x, "x"), flat_view(src), None if bias is None else flat_view(bias.contiguous()),
             flat_view(res), flat_view(y), max(x.shape[-1], 1), p, to_unsigned(seed), to_unsigned(offset), tuple(runs))
         ctx.p, ctx.seed, ctx.offset, ctx.runs, ctx.has_bias = p, seed, offset, tuple(runs), bias is not None
@@ -103,7 +103,7 @@ class ShardedBiasDropoutAddFunction(torch.autograd.Function):
     def backward(ctx, grad_y):
         grad = grad_y.contiguous()
         grad_x = torch.empty_like(grad)
-        _backend.active().forward_runs(kernel_dtype(grad, "grad"), flat_view(grad), flat_view(grad_x), ctx.p,
+        backend.active().forward_runs(kernel_dtype(grad, "grad"), flat_view(grad), flat_view(grad_x), ctx.p,
                                        to_unsigned(ctx.seed), to_unsigned(ctx.offset), ctx.runs)
         grad_x = _like_input(grad_x, grad_y)
         return grad_x, bias_gradient(grad_x) if ctx.has_bias else None, grad_y, None, None, None, None, None
@@ -119,7 +119,7 @@ class BiasDropoutAddFunction(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad_y):
-        from ._ops import DropoutBackwardFunction
+        from .dropout import DropoutBackwardFunction
 
         (bits,) = ctx.saved_tensors
         grad_x = DropoutBackwardFunction.apply(grad_y, bits, ctx.p, "bits")

@@ -4,6 +4,7 @@ caller's framework the same way."""
 
 from __future__ import annotations
 
+import functools
 import importlib
 
 import numpy as np
@@ -69,6 +70,4 @@ def accepts_foreign_arrays(fn, array_args: int):
             return tuple(to_framework(r, like) if r is not None else None for r in result)
         return to_framework(result, like)
 
-    wrapper.__name__ = wrapper.__qualname__ = fn.__name__
-    wrapper.__doc__ = fn.__doc__
-    return wrapper
+    return functools.update_wrapper(wrapper, fn)

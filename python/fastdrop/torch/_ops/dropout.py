@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import torch
 
-from . import _bridge
-from ._bridge import draw_seed, kernel_dtype, to_unsigned
+from .. import _bridge
+from .._bridge import draw_seed, kernel_dtype, to_unsigned
 
 MASK_MODES = ("bits", "recompute")
 

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import torch
 
-from .. import _backend
-from .._broadcast import memory_order, plan
-from .._shard import Shard, UnitLayout, draw_unit_bits, unit_layout
-from ._bridge import draw_seed, flat_view, kernel_dtype, to_unsigned
+from ..._common import backend
+from ..._common.broadcast import memory_order, plan
+from ..._common.shard import Shard, UnitLayout, draw_unit_bits, unit_layout
+from .._bridge import draw_seed, flat_view, kernel_dtype, to_unsigned
 
 # The kernel applied in backward for each forward kind.
 GRAD_KIND = {"dropout": "dropout", "alpha": "alpha_grad"}
@@ -42,7 +42,7 @@ def apply_units(kind: str, x: torch.Tensor, p: float, layout: UnitLayout, bits: 
         order = tuple(range(x.dim()))
     the_plan = plan(tuple(x.shape), layout.noise, order, layout.strides)
     y = torch.empty_like(x)
-    _backend.active().apply_mask_bits(
+    backend.active().apply_mask_bits(
         kind, kernel_dtype(x, "input"), flat_view(x.permute(the_plan.order)), flat_view(y.permute(the_plan.order)),
         list(the_plan.shape), list(the_plan.unit_strides), p, bits.numpy())
     return y
@@ -57,10 +57,10 @@ def units_forward(x, p, seed, offset, draw, noise_shape, kind, shard):
         # One unit per element: the fused kernel draws and applies in one pass, its bits in the
         # units' order.
         y = torch.empty_like(x)
-        _backend.active().alpha_forward(kernel_dtype(x, "input"), flat_view(x), flat_view(y), p, to_unsigned(seed),
+        backend.active().alpha_forward(kernel_dtype(x, "input"), flat_view(x), flat_view(y), p, to_unsigned(seed),
                                         to_unsigned(offset), bits.numpy())
         return y, bits
-    draw_unit_bits(_backend.active(), layout, p, to_unsigned(seed), to_unsigned(offset), bits.numpy())
+    draw_unit_bits(backend.active(), layout, p, to_unsigned(seed), to_unsigned(offset), bits.numpy())
     return apply_units(kind, x, p, layout, bits), bits
 
 

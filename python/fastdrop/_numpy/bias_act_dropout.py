@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _backend
-from ._checks import check_activation, check_p
-from ._generator import resolve_seed_offset
-from ._numpy_frontend import (
-    _check_out, _finish, _flat_raw, _mask_bits, _runs_of, _target, as_input_array, kernel_dtype,
-)
-from ._numpy_fused import bias_gradient, check_bias
+from .._common import backend
+from .._common.arrays import as_input_array, check_out, finish, flat_raw, kernel_dtype, mask_bits_of, target
+from .._common.bias import bias_gradient, check_bias
+from .._common.checks import check_activation, check_p
+from .._common.generator import resolve_seed_offset
+from .._common.shard import runs_of
 
 
 def _flat_bias(bias):
-    return None if bias is None else _flat_raw(np.asarray(bias, order="C"))
+    return None if bias is None else flat_raw(np.asarray(bias, order="C"))
 
 
 def bias_act_dropout(x, bias, p=0.5, *, activation="relu", approximate="none", training=True, seed=None, offset=None,
@@ -30,22 +29,22 @@ def bias_act_dropout(x, bias, p=0.5, *, activation="relu", approximate="none", t
     p = check_p(p)
     kernel = check_activation(activation, approximate)
     bias = check_bias(x, bias)
-    runs = _runs_of(shard, x.shape, return_mask)
+    runs = runs_of(shard, x.shape, return_mask)
     if out is not None:
-        _check_out(out, x)
+        check_out(out, x)
     seed, offset = resolve_seed_offset(seed, offset, generator) if training else (0, 0)
     src = np.asarray(x, order="C")
-    y = _target(src, out)
+    y = target(src, out)
     if y is out and bias is not None and np.may_share_memory(out, bias):
         y = np.empty(src.shape, src.dtype)  # the kernel reads the bias while it writes y
     bits = np.empty((src.size + 7) // 8, np.uint8) if return_mask else None
-    arrays = (kernel, dtype, _flat_raw(src), _flat_bias(bias), _flat_raw(y), x.shape[-1], p if training else 0.0,
+    arrays = (kernel, dtype, flat_raw(src), _flat_bias(bias), flat_raw(y), x.shape[-1], p if training else 0.0,
               seed, offset)
     if runs is None:
-        _backend.active().bias_act_dropout_forward(*arrays, bits)
+        backend.active().bias_act_dropout_forward(*arrays, bits)
     else:
-        _backend.active().bias_act_dropout_forward_runs(*arrays, runs)
-    y = _finish(y, out)
+        backend.active().bias_act_dropout_forward_runs(*arrays, runs)
+    y = finish(y, out)
     return (y, bits) if return_mask else y
 
 
@@ -68,19 +67,19 @@ def bias_act_dropout_backward(grad, x, bias, p=0.5, *, activation="relu", approx
     bias = check_bias(x, bias)
     if (seed is None) == (mask is None):
         raise ValueError("bias_act_dropout_backward: pass exactly one of seed= (regenerate) or mask=")
-    runs = _runs_of(shard, x.shape)
+    runs = runs_of(shard, x.shape)
     if shard is not None and mask is not None:
         raise ValueError("mask: sharded calls keep no mask; pass seed= and shard=")
     bits = None
     if mask is not None:
-        bits = _mask_bits(mask, grad)
+        bits = mask_bits_of(mask, grad)
     else:
         seed, offset = resolve_seed_offset(seed, offset, None)
     grad_x = np.empty(x.shape, x.dtype)
-    arrays = (kernel, dtype, _flat_raw(np.asarray(grad, order="C")), _flat_raw(np.asarray(x, order="C")),
-              _flat_bias(bias), _flat_raw(grad_x), x.shape[-1], p)
+    arrays = (kernel, dtype, flat_raw(np.asarray(grad, order="C")), flat_raw(np.asarray(x, order="C")),
+              _flat_bias(bias), flat_raw(grad_x), x.shape[-1], p)
     if runs is None:
-        _backend.active().bias_act_dropout_backward(*arrays, seed or 0, offset or 0, bits)
+        backend.active().bias_act_dropout_backward(*arrays, seed or 0, offset or 0, bits)
     else:
-        _backend.active().bias_act_dropout_backward_runs(*arrays, seed, offset, runs)
+        backend.active().bias_act_dropout_backward_runs(*arrays, seed, offset, runs)
     return grad_x, None if bias is None else bias_gradient(grad_x)

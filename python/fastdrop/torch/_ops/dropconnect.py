@@ -14,9 +14,9 @@ from typing import Optional
 
 import torch
 
-from .._checks import check_p
-from ._bridge import check_device, draw_seed, kernel_dtype, op_seed
-from ._ops import DropoutBackwardFunction, DropoutFunction, dropout_backward_op, dropout_no_grad, dropout_op
+from ..._common.checks import check_p
+from .._bridge import check_device, draw_seed, kernel_dtype, op_seed
+from .dropout import DropoutBackwardFunction, DropoutFunction, dropout_backward_op, dropout_no_grad, dropout_op
 
 
 def _check_tensor(t, name: str) -> None:
@@ -155,7 +155,7 @@ def dropconnect(weight: torch.Tensor, p: float = 0.5, training: bool = True, *, 
     if not training:
         return weight
     if shard is not None:
-        from .functional import dropout
+        from ..functional import dropout
 
         return dropout(weight, p, seed=seed, offset=offset, generator=generator, shard=shard)
     seed, offset, draw = op_seed(seed, offset, generator, weight.device)

@@ -1,6 +1,6 @@
 """Shards: the local array is a slice of a larger logical tensor, split along one dimension across
 processes (sequence parallelism splits the first, tensor parallelism the last). The units of its
-elements are those of their place in the logical tensor (DESIGN.md, Randomness), so the shards
+elements are those of their place in the logical tensor (docs/design.md, Randomness), so the shards
 that different processes compute are exactly the slices of the whole tensor's result.
 """
 
@@ -126,3 +126,14 @@ def layout_bits(keep: np.ndarray, layout: UnitLayout) -> np.ndarray:
         return np.packbits(keep.reshape(-1), bitorder="little")
     rows = keep.reshape(-1, layout.runs[1])
     return np.packbits(rows, axis=1, bitorder="little").reshape(-1)
+
+
+def runs_of(shard, shape, return_mask=False):
+    """The kernels' runs for a shard whose units are its logical tensor's elements (None: unsharded).
+    return_mask: whether the caller asked for a mask, which the fused ops' sharded calls do not keep."""
+    if shard is None:
+        return None
+    if return_mask:
+        raise ValueError("return_mask: sharded calls keep no mask; pass seed= and shard= to the backward")
+    shard = check_shard(shard, shape)
+    return element_runs(shard, shape[shard.dim])

@@ -58,7 +58,7 @@ def _choose():
             "fastdrop has no usable backend: the compiled module did not load and numba is not "
             "installed (pip install numba)"
         )
-    return "numba", importlib.import_module("fastdrop._numba_backend")
+    return "numba", importlib.import_module("fastdrop._numba")
 
 
 def active():

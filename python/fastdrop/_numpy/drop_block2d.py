@@ -1,4 +1,4 @@
-"""DropBlock on NumPy arrays, with torchvision's drop_block2d semantics (see _drop_block for the
+"""DropBlock on NumPy arrays, with torchvision's drop_block2d semantics (see _rules.drop_block2d for the
 differences): block seeds drawn on the grid of block positions by dropout's Bernoulli draw, their
 blocks dropped, the rest scaled by numel / (eps + kept). The kernel writes one keep bit per
 element; backward applies them again with the same scale.
@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _backend
-from ._checks import check_mask_format, check_p
-from ._drop_block import batched_shape, check_block_fits, check_block_size, check_eps, drop_block_scale
-from ._generator import resolve_seed_offset
-from ._numpy_frontend import _check_out, _finish, _flat_raw, _mask_bits, _target, as_input_array, kernel_dtype
-
+from .._common import backend
+from .._common.arrays import as_input_array, check_out, finish, flat_raw, kernel_dtype, mask_bits_of, target
+from .._common.checks import check_mask_format, check_p
+from .._common.generator import resolve_seed_offset
+from .._rules.drop_block2d import batched_shape, check_block_fits, check_block_size, check_eps, drop_block_scale
 
 # Set bits of each byte value.
 _POPCOUNT = np.array([bin(byte).count("1") for byte in range(256)], np.uint8)
@@ -54,19 +53,19 @@ def drop_block2d(x, p=0.1, block_size=7, *, training=True, eps=1e-6, seed=None, 
     mask_format = check_mask_format(mask_format)
     shape = batched_shape(x.shape, "x")
     if out is not None:
-        _check_out(out, x)
+        check_out(out, x)
     if not training or p == 0.0:
-        y = _finish(x, out) if out is not None else x
+        y = finish(x, out) if out is not None else x
         keep_all = np.packbits(np.ones(x.size, np.bool_), bitorder="little")
         return (y, _mask(keep_all, x.shape, mask_format)) if return_mask else y
     check_block_fits(block_size, shape)
     seed, offset = resolve_seed_offset(seed, offset, generator)
     src = np.asarray(x, order="C")
-    y = _target(src, out)
+    y = target(src, out)
     bits = np.empty((src.size + 7) // 8, np.uint8)
-    _backend.active().drop_block2d_forward(dtype, _flat_raw(src), _flat_raw(y), list(shape), block_size, p, eps, seed,
+    backend.active().drop_block2d_forward(dtype, flat_raw(src), flat_raw(y), list(shape), block_size, p, eps, seed,
                                            offset, bits)
-    y = _finish(y, out)
+    y = finish(y, out)
     return (y, _mask(bits, x.shape, mask_format)) if return_mask else y
 
 
@@ -83,16 +82,16 @@ def drop_block2d_backward(grad, p=0.1, block_size=7, *, eps=1e-6, seed=None, off
     if (seed is None) == (mask is None):
         raise ValueError("drop_block2d_backward: pass exactly one of seed= (regenerate) or mask=")
     if out is not None:
-        _check_out(out, grad)
+        check_out(out, grad)
     if p == 0.0:
-        return _finish(grad, out) if out is not None else grad  # the forward was the identity
+        return finish(grad, out) if out is not None else grad  # the forward was the identity
     if seed is not None:
         # The forward's map, applied to the gradient with the same mask and scale.
         seed, offset = resolve_seed_offset(seed, offset, None)
         return drop_block2d(grad, p, block_size, eps=eps, seed=seed, offset=offset, out=out)
-    bits = _mask_bits(mask, grad)
+    bits = mask_bits_of(mask, grad)
     scale = drop_block_scale(grad.size, _count_kept(bits, grad.size), eps)
     src = np.asarray(grad, order="C")
-    dx = _target(src, out)
-    _backend.active().apply_mask_bits_scale(dtype, _flat_raw(src), _flat_raw(dx), scale, bits)
-    return _finish(dx, out)
+    dx = target(src, out)
+    backend.active().apply_mask_bits_scale(dtype, flat_raw(src), flat_raw(dx), scale, bits)
+    return finish(dx, out)

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import torch
 
-from .. import _backend
-from .._numpy_gaussian import check_gaussian_p, gaussian_runs
-from ._bridge import check_device, draw_seed, flat_view, kernel_dtype, op_seed, to_unsigned
-from ._ops import _like_input
+from ..._common import backend
+from ..._rules.gaussian_dropout import check_gaussian_p, gaussian_runs
+from .._bridge import check_device, draw_seed, flat_view, kernel_dtype, op_seed, to_unsigned
+from .dropout import _like_input
 
 
 def _saved_like(x: torch.Tensor) -> torch.Tensor:
@@ -27,9 +27,9 @@ def _apply(kernel: str, name: str, src: torch.Tensor, dst: torch.Tensor, p: floa
            runs: list[int]) -> None:
     args = (kernel_dtype(src, name), flat_view(src), flat_view(dst), p, to_unsigned(seed), to_unsigned(offset))
     if runs:
-        getattr(_backend.active(), kernel + "_runs")(*args, tuple(runs))
+        getattr(backend.active(), kernel + "_runs")(*args, tuple(runs))
     else:
-        getattr(_backend.active(), kernel)(*args)
+        getattr(backend.active(), kernel)(*args)
 
 
 def gaussian_forward(x: torch.Tensor, p: float, seed: int, offset: int, draw: bool, runs: list[int]

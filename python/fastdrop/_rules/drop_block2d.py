@@ -1,5 +1,5 @@
 """DropBlock's arguments and scale, shared by the NumPy and torch front-ends and the Numba mirror:
-torchvision's drop_block2d semantics (DESIGN.md, Variants), with these differences. A block larger
+torchvision's drop_block2d semantics (docs/design.md, Variants), with these differences. A block larger
 than the map is an error (torchvision shrinks it to the map's size); an unbatched (C, H, W) input
 is accepted, getting the mask of its batched form (N = 1); dropped elements are +0.0 as in
 dropout (torchvision's input * noise * scale gives -0.0 for negative ones, NaN for infinite ones).

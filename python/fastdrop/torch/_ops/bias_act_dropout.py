@@ -1,5 +1,5 @@
 """Fused bias + activation + dropout as custom ops (fake kernels, registered autograd) plus the
-eager autograd.Functions, as _fused_ops does for bias + dropout + residual. The forward keeps its
+eager autograd.Functions, as _ops.bias_dropout_add does for bias + dropout + residual. The forward keeps its
 input x, the bias and one bit per element (not the activation): the backward kernel recomputes
 x + bias. grad_bias is grad_x's column sums. The backward is differentiable too: in grad through
 the same kernel, in x and bias through the activation's second derivative in torch ops (double
@@ -12,10 +12,10 @@ from typing import Optional
 
 import torch
 
-from .. import _backend
-from ._bridge import draw_seed, flat_view, kernel_dtype, to_unsigned
-from ._fused_ops import _bits_like, bias_gradient
-from ._ops import _like_input
+from ..._common import backend
+from .._bridge import draw_seed, flat_view, kernel_dtype, to_unsigned
+from .bias_dropout_add import _bits_like, bias_gradient
+from .dropout import _like_input
 
 INV_SQRT_2PI = 0.39894228040143267794
 GELU_TANH_BETA = 0.79788456080286535588
@@ -33,7 +33,7 @@ def bias_act_forward(x, bias, p, seed, offset, draw, activation):
     src = x.contiguous()
     y = torch.empty_like(src)
     bits = _bits_like(x)
-    _backend.active().bias_act_dropout_forward(
+    backend.active().bias_act_dropout_forward(
         activation, kernel_dtype(x, "input"), flat_view(src), _flat_bias(bias), flat_view(y), x.shape[-1], p,
         to_unsigned(seed), to_unsigned(offset), bits.numpy())
     return _like_input(y, x), bits
@@ -43,7 +43,7 @@ def bias_act_backward(grad, x, bias, bits, p, activation):
     """grad_x = keep ? act'(x + bias) grad / (1 - p) : 0, keep read from the forward's bits."""
     src = grad.contiguous()
     grad_x = torch.empty_like(src)
-    _backend.active().bias_act_dropout_backward(
+    backend.active().bias_act_dropout_backward(
         activation, kernel_dtype(grad, "grad"), flat_view(src), flat_view(x.contiguous()), _flat_bias(bias),
         flat_view(grad_x), x.shape[-1], p, mask_bits=bits.numpy())
     return _like_input(grad_x, grad)
@@ -167,7 +167,7 @@ class ShardedBiasActDropoutFunction(torch.autograd.Function):
             seed, offset = draw_seed(x.device), 0
         src = x.contiguous()
         y = torch.empty_like(src)
-        _backend.active().bias_act_dropout_forward_runs(
+        backend.active().bias_act_dropout_forward_runs(
             activation, kernel_dtype(x, "input"), flat_view(src), _flat_bias(bias), flat_view(y), x.shape[-1], p,
             to_unsigned(seed), to_unsigned(offset), tuple(runs))
         ctx.p, ctx.seed, ctx.offset, ctx.activation, ctx.runs = p, seed, offset, activation, tuple(runs)
@@ -180,7 +180,7 @@ class ShardedBiasActDropoutFunction(torch.autograd.Function):
         x, bias = ctx.saved_tensors
         grad = grad_y.contiguous()
         grad_x = torch.empty_like(grad)
-        _backend.active().bias_act_dropout_backward_runs(
+        backend.active().bias_act_dropout_backward_runs(
             ctx.activation, kernel_dtype(grad, "grad"), flat_view(grad), flat_view(x.contiguous()), _flat_bias(bias),
             flat_view(grad_x), x.shape[-1], ctx.p, to_unsigned(ctx.seed), to_unsigned(ctx.offset), ctx.runs)
         grad_x = _like_input(grad_x, grad_y)

@@ -2,7 +2,7 @@
 
 Its C++ twins, whose names and structure it keeps:
 - csrc/include/fastdrop/dropout_math.h: drop_block_gamma, make_drop_block_params and
-  dilate_eight_columns (drop_block_scale is _drop_block's, which the front-ends share);
+  dilate_eight_columns (drop_block_scale is _rules.drop_block2d's, which the front-ends share);
 - csrc/cpu/drop_block_kernel.cpp: the first pass, one plane at a time (dilate_seed_row,
   append_mask_bits, or_into, keep_unless_either, count_ones, keep_bits): a seed row's drops from
   the stream, dilated along the row by a sliding count eight columns at a time and down the
@@ -10,10 +10,10 @@ Its C++ twins, whose names and structure it keeps:
 - csrc/cpu/drop_block_api.cpp: fastdrop_drop_block2d_forward, runs of whole planes in parallel
   (planes_per_run), the scale, then the second pass;
 - csrc/cpu/api.cpp: fastdrop_apply_mask_bits_scale, the second pass and the backward: the tile
-  loop of _numba_kernels with the keep bits and an explicit scale.
+  loop of _numba.dropout with the keep bits and an explicit scale.
 
 The interface is fastdrop._native's (drop_block2d_forward, apply_mask_bits_scale). The stream,
-the keep decision, the bit packing and the buffer checks are _numba_kernels'; as there, 32-bit
+the keep decision, the bit packing and the buffer checks are _numba.dropout'; as there, 32-bit
 words are carried in uint64 and fastmath stays off.
 """
 
@@ -24,9 +24,19 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from ._drop_block import drop_block_scale
-from ._numba_kernels import (
-    CHUNK, TILE, _buffer, _dropout_op, _kind, _run, _run_dropout, _single_run, keeps, make_dropout_params, pack8,
+from .._rules.drop_block2d import drop_block_scale
+from .dropout import (
+    CHUNK,
+    TILE,
+    _buffer,
+    _dropout_op,
+    _kind,
+    _run,
+    _run_dropout,
+    _single_run,
+    keeps,
+    make_dropout_params,
+    pack8,
     tile_words,
 )
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import torch
 
-from .. import _backend
-from .._checks import check_p
-from .._drop_block import batched_shape, check_block_fits, check_block_size, check_eps
-from ._bridge import check_device, draw_seed, flat_view, kernel_dtype, op_seed, to_unsigned
-from ._ops import _like_input
+from ..._common import backend
+from ..._common.checks import check_p
+from ..._rules.drop_block2d import batched_shape, check_block_fits, check_block_size, check_eps
+from .._bridge import check_device, draw_seed, flat_view, kernel_dtype, op_seed, to_unsigned
+from .dropout import _like_input
 
 
 def _bits_like(x: torch.Tensor) -> torch.Tensor:
@@ -29,7 +29,7 @@ def _scale_like(x: torch.Tensor) -> torch.Tensor:
 def _kernel(src: torch.Tensor, dst: torch.Tensor, bits: torch.Tensor, p: float, block_size: int, eps: float, seed: int,
             offset: int) -> float:
     """DropBlock of the contiguous src into dst (may be src); returns the scale."""
-    return _backend.active().drop_block2d_forward(
+    return backend.active().drop_block2d_forward(
         kernel_dtype(src, "input"), flat_view(src), flat_view(dst), list(batched_shape(src.shape, "input")), block_size,
         p, eps, to_unsigned(seed), to_unsigned(offset), bits.numpy())
 
@@ -66,7 +66,7 @@ def drop_block_backward(grad: torch.Tensor, bits: torch.Tensor, scale: torch.Ten
     """dx = keep ? grad * scale : 0, the forward's map on the gradient."""
     src = grad.contiguous()
     dx = torch.empty_like(src)
-    _backend.active().apply_mask_bits_scale(kernel_dtype(grad, "grad"), flat_view(src), flat_view(dx), scale.item(),
+    backend.active().apply_mask_bits_scale(kernel_dtype(grad, "grad"), flat_view(src), flat_view(dx), scale.item(),
                                             bits.numpy())
     return _like_input(dx, grad)
 

@@ -2,7 +2,7 @@
 
 A noise shape (Keras's noise_shape; Flax's broadcast_dims) has the input's number of dimensions,
 each either the input's size (one unit per index) or 1 (one unit shared along that dimension).
-Units are numbered row-major in the noise shape (DESIGN.md, Randomness). The plan walks the
+Units are numbered row-major in the noise shape (docs/design.md, Randomness). The plan walks the
 array in memory order, so dense arrays of any layout (channels-last included) are processed where
 they lie, and merges neighbouring dimensions the kernels can treat as one.
 """

@@ -1,4 +1,4 @@
-"""Numba mirror of fastdrop's C++ CPU core, bit-identical to it (DESIGN.md, Randomness).
+"""Numba mirror of fastdrop's C++ CPU core, bit-identical to it (docs/design.md, Randomness).
 
 Its C++ twins, whose structure and names it keeps:
 - csrc/include/fastdrop/philox.h: philox_round, philox4x32_10, stream_block, stream_word;

@@ -1,16 +1,30 @@
 """The Numba backend: the Numba mirrors' functions under the compiled module's names, so that the
 front-ends call either backend the same way."""
 
-from ._numba_bias_act import (
-    bias_act_dropout_backward, bias_act_dropout_backward_runs, bias_act_dropout_forward, bias_act_dropout_forward_runs,
+from .bias_act_dropout import (
+    bias_act_dropout_backward,
+    bias_act_dropout_backward_runs,
+    bias_act_dropout_forward,
+    bias_act_dropout_forward_runs,
 )
-from ._numba_drop_block import apply_mask_bits_scale, drop_block2d_forward
-from ._numba_fused import bias_dropout_add_forward, bias_dropout_add_forward_runs
-from ._numba_gaussian import gaussian_backward, gaussian_backward_runs, gaussian_forward, gaussian_forward_runs
-from ._numba_kernels import (
-    alpha_backward, alpha_backward_runs, alpha_forward, alpha_forward_runs, apply_mask_bits, backward_bits, forward,
-    forward_runs, get_num_threads, mask_bits, mask_bits_runs, set_num_threads, stream_words,
+from .bias_dropout_add import bias_dropout_add_forward, bias_dropout_add_forward_runs
+from .drop_block2d import apply_mask_bits_scale, drop_block2d_forward
+from .dropout import (
+    alpha_backward,
+    alpha_backward_runs,
+    alpha_forward,
+    alpha_forward_runs,
+    apply_mask_bits,
+    backward_bits,
+    forward,
+    forward_runs,
+    get_num_threads,
+    mask_bits,
+    mask_bits_runs,
+    set_num_threads,
+    stream_words,
 )
+from .gaussian_dropout import gaussian_backward, gaussian_backward_runs, gaussian_forward, gaussian_forward_runs
 
 __all__ = [
     "alpha_backward", "alpha_backward_runs", "alpha_forward", "alpha_forward_runs", "apply_mask_bits",

@@ -1,43 +1,18 @@
 """Gaussian dropout on NumPy arrays (Keras's GaussianDropout): y = x * n, n ~ N(1, p / (1 - p)).
 
 The noise of element i is a pure function of (seed, offset, i) for i in the row-major order of the
-logical shape, drawn by Box–Muller from the same Philox stream as dropout's masks (DESIGN.md,
+logical shape, drawn by Box–Muller from the same Philox stream as dropout's masks (docs/design.md,
 Randomness), so backward regenerates it and nothing is stored.
 """
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
-from . import _backend
-from ._generator import resolve_seed_offset
-from ._numpy_frontend import _check_out, _finish, _flat_raw, _runs_of, _target, as_input_array, kernel_dtype
-
-
-def check_gaussian_p(p) -> float:
-    """Gaussian dropout's rate: a real number in [0, 1), as Keras requires (p = 1 would need an
-    infinite variance)."""
-    # As _checks.check_p: torch.compile may pass a SymFloat, and cannot trace math.isnan (NaN
-    # fails the comparisons instead).
-    symbolic = type(p).__name__ == "SymFloat"
-    if not symbolic and (isinstance(p, bool) or not isinstance(p, numbers.Real)):
-        raise TypeError(f"p: expected a real number in [0, 1), got {type(p).__name__}")
-    if not 0.0 <= p < 1.0:
-        raise ValueError(f"p: Gaussian dropout rate has to be in [0, 1), but got {p}")
-    return p if symbolic else float(p)
-
-
-def gaussian_runs(shard, shape):
-    """The kernels' runs for a shard (None: unsharded), which must hold whole Box–Muller pairs."""
-    runs = _runs_of(shard, shape)
-    if runs is not None and any(v % 2 for v in runs):
-        raise ValueError("shard: Gaussian dropout draws its noise for pairs of elements; the slice must start "
-                         "at an even element and hold an even number of them per run (split a dimension at "
-                         "even starts and sizes, or keep an even trailing size)")
-    return runs
-
+from .._common import backend
+from .._common.arrays import as_input_array, check_out, finish, flat_raw, kernel_dtype, target
+from .._common.generator import resolve_seed_offset
+from .._rules.gaussian_dropout import check_gaussian_p, gaussian_runs
 
 def _apply(name: str, kernel: str, a, p, seed, offset, out, shard) -> np.ndarray:
     """out = a * n for the noise n of call (seed, offset), in a's logical order (of the logical
@@ -45,13 +20,12 @@ def _apply(name: str, kernel: str, a, p, seed, offset, out, shard) -> np.ndarray
     dtype = kernel_dtype(a.dtype, name)
     runs = gaussian_runs(shard, a.shape)
     src = np.asarray(a, order="C")
-    y = _target(src, out)
+    y = target(src, out)
     if runs is None:
-        getattr(_backend.active(), kernel)(dtype, _flat_raw(src), _flat_raw(y), p, seed, offset)
+        getattr(backend.active(), kernel)(dtype, flat_raw(src), flat_raw(y), p, seed, offset)
     else:
-        getattr(_backend.active(), kernel + "_runs")(dtype, _flat_raw(src), _flat_raw(y), p, seed, offset, runs)
-    return _finish(y, out)
-
+        getattr(backend.active(), kernel + "_runs")(dtype, flat_raw(src), flat_raw(y), p, seed, offset, runs)
+    return finish(y, out)
 
 def gaussian_dropout(x, p=0.5, *, training=True, seed=None, offset=None, generator=None, out=None, shard=None):
     """Gaussian dropout: y = x * n with n ~ N(1, sigma^2), sigma^2 = p / (1 - p), drawn per element.
@@ -69,12 +43,11 @@ def gaussian_dropout(x, p=0.5, *, training=True, seed=None, offset=None, generat
     kernel_dtype(x.dtype, "x")
     p = check_gaussian_p(p)
     if out is not None:
-        _check_out(out, x)
+        check_out(out, x)
     if not training:
-        return _finish(x, out) if out is not None else x
+        return finish(x, out) if out is not None else x
     seed, offset = resolve_seed_offset(seed, offset, generator)
     return _apply("x", "gaussian_forward", x, p, seed, offset, out, shard)
-
 
 def gaussian_dropout_backward(grad, p, *, seed, offset, out=None, shard=None):
     """Gradient of gaussian_dropout: grad * n, the noise regenerated from the (seed, offset) of the
@@ -85,6 +58,6 @@ def gaussian_dropout_backward(grad, p, *, seed, offset, out=None, shard=None):
     if seed is None or offset is None:
         raise ValueError("gaussian_dropout_backward: seed= and offset= of the forward call are required")
     if out is not None:
-        _check_out(out, grad)
+        check_out(out, grad)
     seed, offset = resolve_seed_offset(seed, offset, None)
     return _apply("grad", "gaussian_backward", grad, p, seed, offset, out, shard)

@@ -10,7 +10,7 @@ Its C++ twins, whose names and order of operations it keeps:
 
 The interface is fastdrop._native's (gaussian_forward, gaussian_backward, gaussian_forward_runs,
 gaussian_backward_runs). The stream, the chunks of a call's runs, the 16-bit conversions and the
-buffer checks are _numba_kernels'. As there, 32-bit words are carried in uint64 with explicit
+buffer checks are _numba.dropout'. As there, 32-bit words are carried in uint64 with explicit
 np.uint64 constants, float32 constants are np.float32 so that float32 arithmetic stays float32,
 and fastmath stays off.
 """
@@ -22,9 +22,20 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from ._numba_kernels import (
-    _elementwise_arrays, _run, _single_run, _unit_runs, bfloat16_to_float, float_as_u32, float_to_bfloat16_rne,
-    float_to_half_rne, half_to_float, run_chunk, run_chunk_count, stream_block, u32_as_float,
+from .dropout import (
+    _elementwise_arrays,
+    _run,
+    _single_run,
+    _unit_runs,
+    bfloat16_to_float,
+    float_as_u32,
+    float_to_bfloat16_rne,
+    float_to_half_rne,
+    half_to_float,
+    run_chunk,
+    run_chunk_count,
+    stream_block,
+    u32_as_float,
 )
 
 _U2 = np.uint64(2)
@@ -193,7 +204,7 @@ def gaussian_pair_f64(word_even, word_odd, sigma):
 # whole blocks from the block of that unit, read from the unit's place in them (skew 0 or 2; 0
 # in an unsharded call, whose tiles start at multiples of TILE), as the C++ reads its words from
 # words + (unit & 3). The kernels differ only in how values widen and round back, as in
-# _numba_kernels.
+# _numba.dropout.
 
 
 @njit(cache=True, inline="always")

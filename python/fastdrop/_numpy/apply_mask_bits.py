@@ -1,17 +1,17 @@
 """The broadcast and alpha variants on NumPy arrays: keep bits drawn for the units of a noise
-shape, then one pass over the data that applies them (DESIGN.md, Variants)."""
+shape, then one pass over the data that applies them (docs/design.md, Variants)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from . import _backend
-from ._broadcast import check_noise_shape, memory_order, plan
-from ._checks import check_mask_format, check_p
-from ._generator import resolve_seed_offset
-from ._numpy_frontend import _check_out, _finish, _mask_bits_for_units, as_input_array, kernel_dtype
-from ._shard import check_shard, draw_unit_bits, layout_bits, unit_keep, unit_layout
-from ._spatial import feature_noise_shape, spatial_noise_shape, stochastic_depth_noise_shape
+from .._common import backend
+from .._common.arrays import as_input_array, check_out, finish, kernel_dtype, mask_bits_for_units
+from .._common.broadcast import check_noise_shape, memory_order, plan
+from .._common.checks import check_mask_format, check_p
+from .._common.generator import resolve_seed_offset
+from .._common.shard import check_shard, draw_unit_bits, layout_bits, unit_keep, unit_layout
+from .._rules.apply_mask_bits import feature_noise_shape, spatial_noise_shape, stochastic_depth_noise_shape
 
 # The kernel applied in backward for each forward kind.
 GRAD_KIND = {"dropout": "dropout", "alpha": "alpha_grad"}
@@ -39,9 +39,9 @@ def apply_units(kind: str, x: np.ndarray, p: float, noise, bits: np.ndarray, out
     if out is not None and out.strides == src.strides and (out is src or not np.may_share_memory(out, src)):
         y = out
     flat = lambda a: _raw(a.transpose(the_plan.order).reshape(-1))  # noqa: E731
-    _backend.active().apply_mask_bits(kind, kernel_dtype(x.dtype, "x"), flat(src), flat(y), list(the_plan.shape),
+    backend.active().apply_mask_bits(kind, kernel_dtype(x.dtype, "x"), flat(src), flat(y), list(the_plan.shape),
                                       list(the_plan.unit_strides), p, bits)
-    return _finish(y, out)
+    return finish(y, out)
 
 
 def _unit_mask(bits: np.ndarray, layout, mask_format: str):
@@ -69,12 +69,12 @@ def masked(x, p, kind: str, noise_of, *, training=True, seed=None, offset=None, 
     layout = units_layout(x, noise_of, shard)
     noise = layout.noise
     if out is not None:
-        _check_out(out, x)
+        check_out(out, x)
     if not training:
-        y = _finish(x, out) if out is not None else x
+        y = finish(x, out) if out is not None else x
         return (y, _unit_mask(np.full(layout.bits_size, 255, np.uint8), layout, mask_format)) if return_mask else y
     seed, offset = resolve_seed_offset(seed, offset, generator)
-    kernels = _backend.active()
+    kernels = backend.active()
     bits = np.empty(layout.bits_size, np.uint8)
     if kind == "alpha" and tuple(noise) == x.shape and layout.runs is None:
         # One unit per element: the fused kernel draws and applies in the same pass.
@@ -82,7 +82,7 @@ def masked(x, p, kind: str, noise_of, *, training=True, seed=None, offset=None, 
         y = out if out is not None and out.flags.c_contiguous and not np.may_share_memory(out, src) else None
         y = np.empty_like(src) if y is None else y
         kernels.alpha_forward(dtype, _raw(src.reshape(-1)), _raw(y.reshape(-1)), p, seed, offset, bits)
-        y = _finish(y, out)
+        y = finish(y, out)
     else:
         draw_unit_bits(kernels, layout, p, seed, offset, bits)
         y = apply_units(kind, x, p, noise, bits, out, layout.strides)
@@ -100,16 +100,16 @@ def masked_backward(grad, p, kind: str, noise_shape, *, seed=None, offset=None, 
     layout = units_layout(grad, lambda shape: check_noise_shape(shape if noise_shape is None else noise_shape, shape),
                           shard)
     if out is not None:
-        _check_out(out, grad)
+        check_out(out, grad)
     units = int(np.prod(layout.noise, dtype=np.int64))
     if mask is not None:
-        bits = _mask_bits_for_units(mask, layout.noise, units)
+        bits = mask_bits_for_units(mask, layout.noise, units)
         if layout.runs is not None:
             bits = layout_bits(unit_keep(bits, unit_layout(layout.noise)), layout)
     else:
         seed, offset = resolve_seed_offset(seed, offset, None)
         bits = np.empty(layout.bits_size, np.uint8)
-        draw_unit_bits(_backend.active(), layout, p, seed, offset, bits)
+        draw_unit_bits(backend.active(), layout, p, seed, offset, bits)
     return apply_units(GRAD_KIND[kind], grad, p, layout.noise, bits, out, layout.strides)
 
 

@@ -9,17 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _numpy_frontend
-from ._checks import check_p
-from ._generator import as_u64, resolve_seed_offset
-from ._numpy_frontend import as_input_array, kernel_dtype
-
-
-def _is_torch_tensor(x) -> bool:
-    # fastdrop/__init__.py's check, imported at call time: that module imports this one first.
-    from . import _is_torch_tensor as is_torch_tensor
-
-    return is_torch_tensor(x)
+from .._common.arrays import as_input_array, is_torch_tensor, kernel_dtype
+from .._common.checks import check_p
+from .._common.generator import as_u64, resolve_seed_offset
+from . import dropout
 
 
 def _float_array(a, name: str) -> np.ndarray:
@@ -55,14 +48,9 @@ def dropconnect(W, p=0.5, *, training=True, seed=None, offset=None, generator=No
     seed, offset, generator, out, shard: as for fastdrop.dropout (shard: W is a slice of a larger
         weight, as tensor parallelism splits it).
     """
-    if _is_torch_tensor(W):
-        from .torch import functional
-
-        Wm = functional.dropconnect(W, p, training, seed=seed, offset=offset, generator=generator, shard=shard)
-        return Wm if out is None else out.copy_(Wm)
     W = _float_array(W, "W")
-    return _numpy_frontend.dropout(W, p, training=training, seed=seed, offset=offset, generator=generator,
-                                   out=out, shard=shard)
+    return dropout.dropout(W, p, training=training, seed=seed, offset=offset, generator=generator, out=out,
+                           shard=shard)
 
 
 def dropconnect_linear(x, W, b=None, p=0.5, *, training=True, seed=None, offset=None, generator=None, shard=None):
@@ -77,16 +65,11 @@ def dropconnect_linear(x, W, b=None, p=0.5, *, training=True, seed=None, offset=
         along dim 0 for a column-parallel layer, dim 1 for a row-parallel one); x and b are then
         the local operands.
     """
-    if _is_torch_tensor(x) or _is_torch_tensor(W):
-        from .torch import functional
-
-        return functional.dropconnect_linear(x, W, b, p, training, seed=seed, offset=offset, generator=generator,
-                                             shard=shard)
     x, W, b = _linear_operands(x, W, b)
     p = check_p(p)
     if training:
         seed, offset = resolve_seed_offset(seed, offset, generator)
-        W = _numpy_frontend.dropout(W, p, seed=seed, offset=offset, shard=shard)
+        W = dropout.dropout(W, p, seed=seed, offset=offset, shard=shard)
     y = x @ W.T
     if b is not None:
         y += b
@@ -100,7 +83,7 @@ def dropconnect_linear_backward(grad_y, x, W, p, *, seed, offset, has_bias=True,
     dW = dropout_backward(grad_y^T @ x), db = grad_y summed over the leading dimensions (None when
     has_bias is False). offset has no default: a forgotten one would give another mask silently.
     """
-    if _is_torch_tensor(grad_y):
+    if is_torch_tensor(grad_y):
         raise TypeError("grad_y: expected a NumPy array; torch tensors get their gradients from autograd "
                         "(fastdrop.torch.functional.dropconnect_linear)")
     x, W, _ = _linear_operands(x, W, None)
@@ -112,11 +95,11 @@ def dropconnect_linear_backward(grad_y, x, W, p, *, seed, offset, has_bias=True,
         raise TypeError(f"grad_y: expected the dtype of x ({x.dtype}), got {grad_y.dtype}")
     p = check_p(p)
     seed, offset = as_u64(seed, "seed"), as_u64(offset, "offset")
-    Wm = _numpy_frontend.dropout(W, p, seed=seed, offset=offset, shard=shard)
+    Wm = dropout.dropout(W, p, seed=seed, offset=offset, shard=shard)
     dx = grad_y @ Wm
     g2 = grad_y.reshape(-1, W.shape[0])
     gW = g2.T @ x.reshape(-1, W.shape[1])
     # The mask and scale of the forward call, applied in place: gW is a fresh array.
-    dW = _numpy_frontend.dropout_backward(gW, p, seed=seed, offset=offset, out=gW, shard=shard)
+    dW = dropout.dropout_backward(gW, p, seed=seed, offset=offset, out=gW, shard=shard)
     db = g2.sum(axis=0) if has_bias else None
     return dx, dW, db
