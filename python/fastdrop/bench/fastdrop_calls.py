@@ -10,7 +10,7 @@ import numpy as np
 
 from .inputs import kernel_view, numpy_input, optional_import
 
-KERNEL_MODULES = {"native": "fastdrop._native", "numba": "fastdrop._numba_kernels"}
+KERNEL_MODULES = {"native": "fastdrop._native", "numba": "fastdrop._numba"}
 SEED = 0x5EED
 OFFSET = 0
 
