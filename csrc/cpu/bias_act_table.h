@@ -6,7 +6,7 @@
 #pragma once
 #include <stdint.h>
 
-#include "fastdrop/dropout_math.h"
+#include "fastdrop/math/bias_act_dropout.h"
 
 namespace fastdrop::cpu {
 

@@ -2,6 +2,7 @@
 // data with a bias of cols: one pass that draws the mask, adds, scales and writes its bits.
 // Compiled once per ISA like dropout_kernel.cpp.
 #include "fused_table.h"
+#include "fastdrop/math/bias_dropout_add.h"
 #include "fused_tiles.h"
 
 namespace fastdrop::cpu::FASTDROP_ISA {

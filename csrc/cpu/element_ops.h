@@ -2,7 +2,8 @@
 // per-element math of dropout_math.h, so that one loop serves every variant. Internal linkage,
 // as everything compiled per ISA.
 #pragma once
-#include "fastdrop/dropout_math.h"
+#include "fastdrop/math/alpha_dropout.h"
+#include "fastdrop/math/dropout.h"
 
 namespace fastdrop::cpu {
 namespace {

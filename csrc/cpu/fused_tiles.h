@@ -6,7 +6,7 @@
 #pragma once
 #include <stdint.h>
 
-#include "fastdrop/dropout_math.h"
+#include "fastdrop/math/common.h"
 #include "philox_stream.h"
 
 namespace fastdrop::cpu::FASTDROP_ISA {

@@ -5,7 +5,7 @@
 #pragma once
 #include <stdint.h>
 
-#include "fastdrop/dropout_math.h"
+#include "fastdrop/math/alpha_dropout.h"
 
 namespace fastdrop::cpu {
 

@@ -3,7 +3,7 @@
 #include <cuda_runtime.h>
 #include <string.h>
 
-#include "fastdrop/dropout_math.h"
+#include "fastdrop/math/dropout.h"
 #include "fastdrop/fastdrop_cuda.h"
 #include "launch_config.h"
 

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "check.h"
-#include "fastdrop/dropout_math.h"
+#include "fastdrop/math/bias_act_dropout.h"
 #include "fastdrop/fastdrop.h"
 #include "test_inputs.h"
 

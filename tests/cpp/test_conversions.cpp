@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "fastdrop/dropout_math.h"
+#include "fastdrop/math/common.h"
 
 using namespace fastdrop;
 

@@ -11,7 +11,8 @@
 
 #include "check.h"
 #include "test_inputs.h"
-#include "fastdrop/dropout_math.h"
+#include "fastdrop/math/drop_block2d.h"
+#include "fastdrop/math/dropout.h"
 #include "fastdrop/fastdrop.h"
 
 using namespace fastdrop;

@@ -10,7 +10,7 @@
 
 #include "check.h"
 #include "test_inputs.h"
-#include "fastdrop/dropout_math.h"
+#include "fastdrop/math/dropout.h"
 #include "fastdrop/fastdrop.h"
 
 using namespace fastdrop;

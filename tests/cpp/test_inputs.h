@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "check.h"
-#include "fastdrop/dropout_math.h"
+#include "fastdrop/math/common.h"
 #include "fastdrop/fastdrop.h"
 
 // Deterministic inputs with a spread of magnitudes and signs, NaN-free, in any storage type.
