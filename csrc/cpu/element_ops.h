@@ -1,5 +1,5 @@
 // What a kernel does with one element once its keep bit is known: function objects over the
-// per-element math of dropout_math.h, so that one loop serves every variant. Internal linkage,
+// per-element math of fastdrop/math/, so that one loop serves every variant. Internal linkage,
 // as everything compiled per ISA.
 #pragma once
 #include "fastdrop/math/alpha_dropout.h"

@@ -1,5 +1,5 @@
 // Dropout through the C ABI against a per-element reference built from philox.h and
-// dropout_math.h, on every ISA present, several thread counts, every dtype, odd sizes and masks;
+// fastdrop/math/dropout.h, on every ISA present, several thread counts, every dtype, odd sizes and masks;
 // and the status codes of bad calls.
 #include <math.h>
 #include <stdio.h>

@@ -1,4 +1,4 @@
-// Gaussian dropout: the C ABI against the per-element math of dropout_math.h on every ISA present,
+// Gaussian dropout: the C ABI against the per-element math of fastdrop/math/gaussian_dropout.h on every ISA present,
 // several thread counts, every dtype and odd sizes (bit for bit); the status codes of bad calls;
 // and the ln, sin and cos approximations against libm (long double) over a dense sweep of words.
 #include <math.h>

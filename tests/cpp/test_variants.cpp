@@ -1,5 +1,5 @@
 // Keep bits, broadcast apply and alpha dropout through the C ABI against per-element references
-// built from philox.h and dropout_math.h, on every ISA present and several thread counts.
+// built from philox.h and fastdrop/math/, on every ISA present and several thread counts.
 #include <stdio.h>
 #include <string.h>
 
