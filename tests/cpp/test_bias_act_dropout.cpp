@@ -204,5 +204,5 @@ int main() {
     check_dtype<float>(FASTDROP_FLOAT32, name, threads);
     check_dtype<double>(FASTDROP_FLOAT64, name, threads);
   });
-  return finish("bias_act");
+  return finish("bias_act_dropout");
 }

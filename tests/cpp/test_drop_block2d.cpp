@@ -208,5 +208,5 @@ int main() {
     check_dtype<float>(FASTDROP_FLOAT32, refs, name, threads);
     check_dtype<double>(FASTDROP_FLOAT64, refs, name, threads);
   });
-  return finish("drop_block");
+  return finish("drop_block2d");
 }

@@ -148,5 +148,5 @@ int main() {
     check_dtype<float>(FASTDROP_FLOAT32, name, threads);
     check_dtype<double>(FASTDROP_FLOAT64, name, threads);
   });
-  return finish("gaussian");
+  return finish("gaussian_dropout");
 }

@@ -92,7 +92,7 @@ FASTDROP_HOST_DEVICE C activate_grad(Relu, C v, C g) {
 // its relative accuracy for v << 0, which 0.5 (1 + erf(v / sqrt 2)) loses to cancellation. Over
 // every float32 |v| < 20, gelu is within 7 ulp (6.6 measured) of its exact value for v > -13
 // (below, Phi(v) is subnormal), and so is its gradient in ulps of its terms (6.3; it crosses 0
-// near v = -0.75); tests/cpp/test_bias_act.cpp samples them. In float64 Phi is libm's erfc and
+// near v = -0.75); tests/cpp/test_bias_act_dropout.cpp samples them. In float64 Phi is libm's erfc and
 // phi its exp.
 FASTDROP_HOST_DEVICE float normal_pdf(float v) {
   return exp_half_square(tail_argument(v)) * static_cast<float>(kInvSqrt2Pi);
