@@ -21,11 +21,6 @@ void check_cuda(fastdrop_status status) {
   check(status);
 }
 
-template <class T>
-T* address(uintptr_t ptr) {
-  return reinterpret_cast<T*>(ptr);
-}
-
 void cuda_forward_raw(const std::string& dtype_name, uintptr_t x, uintptr_t y, int64_t n, double p,
                       uint64_t seed, uint64_t offset, uintptr_t mask_bits, uintptr_t stream) {
   const fastdrop_dtype dtype = dtype_from_name(dtype_name);
@@ -65,7 +60,7 @@ void cuda_backward_bits_raw(const std::string& dtype_name, uintptr_t dy, uintptr
 
 }  // namespace
 
-// Called from PYBIND11_MODULE in bindings.cpp. The functions exist in every build; without CUDA
+// Called from PYBIND11_MODULE in module.cpp. The functions exist in every build; without CUDA
 // they raise RuntimeError (FASTDROP_ERROR_CUDA_UNAVAILABLE).
 void bind_cuda(py::module_& m) {
   m.def("cuda_forward_raw", &cuda_forward_raw, py::arg("dtype"), py::arg("x"), py::arg("y"), py::arg("n"),

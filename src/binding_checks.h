@@ -1,13 +1,15 @@
 // What every pybind11 source of the extension shares: dtype names, status codes to Python
-// exceptions, and the checks on the arrays handed to the C ABI.
+// exceptions, the checks on the arrays handed to the C ABI, raw addresses, and the runs of
+// sharded calls.
 #pragma once
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include <cstdint>
 #include <new>
-#include <optional>
 #include <stdexcept>
 #include <string>
+#include <tuple>
 
 #include "fastdrop/fastdrop.h"
 
@@ -60,65 +62,61 @@ inline void* buffer(const py::array& a, const char* what, py::ssize_t bytes, boo
   return const_cast<void*>(a.data());
 }
 
-// The checked buffers of a bias + dropout + residual add over (n / cols, cols) data.
-struct BiasDropoutAddArrays {
-  fastdrop_dtype dtype;
-  py::ssize_t n;
-  const void* x;
-  const void* bias;
-  const void* residual;
-  void* y;
-};
+// Raw addresses (torch tensors' data_ptr()) as pointers, for callers that already hold contiguous
+// memory of the right size and want no array conversion per call.
+template <class T>
+T* address(uintptr_t ptr) {
+  return reinterpret_cast<T*>(ptr);
+}
 
-inline BiasDropoutAddArrays bias_dropout_add_arrays(const std::string& dtype_name, const py::array& x,
-                                                    const std::optional<py::array>& bias, const py::array& residual,
-                                                    const py::array& y, int64_t cols) {
+// Sharded calls (the C ABI's _runs entry points) take their runs from Python as (first,
+// run_length, run_stride).
+using Runs = std::tuple<uint64_t, int64_t, uint64_t>;
+using ElementwiseRunsAbi = fastdrop_status (*)(fastdrop_dtype, const void*, void*, int64_t, double, uint64_t, uint64_t,
+                                               const fastdrop_unit_runs*);
+// What an op further requires of the runs of its calls, raising if they fail it (nullptr: nothing).
+using RunsCheck = void (*)(const fastdrop_unit_runs& runs);
+
+// The runs of a call of n elements, refused with an error that names them (the C ABI's status
+// string speaks of p and counts).
+inline fastdrop_unit_runs unit_runs(const Runs& runs, int64_t n, RunsCheck check_runs = nullptr) {
+  const fastdrop_unit_runs call_runs{std::get<0>(runs), std::get<1>(runs), std::get<2>(runs)};
+  if (call_runs.run_length < 0 || (n > 0 && (call_runs.run_length == 0 || n % call_runs.run_length))) {
+    throw py::value_error("runs: run_length must be positive and divide n");
+  }
+  if (check_runs) check_runs(call_runs);
+  return call_runs;
+}
+
+// out = op(in) for the flat arrays of one sharded call.
+inline void elementwise_runs(ElementwiseRunsAbi abi, const char* in_name, const std::string& dtype_name,
+                             const py::array& in, const py::array& out, double p, uint64_t seed, uint64_t offset,
+                             const Runs& runs, RunsCheck check_runs) {
   const fastdrop_dtype dtype = dtype_from_name(dtype_name);
-  check_items(x, dtype, "x");
-  const py::ssize_t n = x.size();
-  if (cols <= 0 || n % cols != 0) throw py::value_error("cols: must divide the number of elements of x");
-  return BiasDropoutAddArrays{dtype,
-                              n,
-                              buffer(x, "x", n * item_size(dtype), false),
-                              bias ? buffer(*bias, "bias", cols * item_size(dtype), false) : nullptr,
-                              buffer(residual, "residual", n * item_size(dtype), false),
-                              buffer(y, "out", n * item_size(dtype), true)};
-}
-
-inline fastdrop_activation activation_from_name(const std::string& name) {
-  if (name == "relu") return FASTDROP_ACTIVATION_RELU;
-  if (name == "gelu") return FASTDROP_ACTIVATION_GELU;
-  if (name == "gelu_tanh") return FASTDROP_ACTIVATION_GELU_TANH;
-  throw py::value_error("activation: expected relu, gelu or gelu_tanh, got " + name);
-}
-
-// What a bias + activation + dropout call's forward and backward share: the checked names, x (n
-// elements of rows of cols) and the bias.
-struct BiasActCall {
-  fastdrop_activation activation;
-  fastdrop_dtype dtype;
-  py::ssize_t n;
-  int64_t cols;
-  const void* x;
-  const void* bias;
-};
-
-inline BiasActCall bias_act_call(const std::string& activation, const std::string& dtype_name, const py::array& x,
-                                 const std::optional<py::array>& bias, int64_t cols) {
-  BiasActCall call{activation_from_name(activation), dtype_from_name(dtype_name), x.size(), cols, nullptr, nullptr};
-  check_items(x, call.dtype, "x");
-  // cols = 0 only for an empty x (a last dimension of 0).
-  if (cols < 0 || (cols == 0 ? call.n != 0 : call.n % cols != 0)) {
-    throw py::value_error("cols: must divide the number of elements of x");
+  check_items(in, dtype, in_name);
+  const py::ssize_t n = in.size();
+  const void* src = buffer(in, in_name, n * item_size(dtype), false);
+  void* dst = buffer(out, "out", n * item_size(dtype), true);
+  const fastdrop_unit_runs call_runs = unit_runs(runs, n, check_runs);
+  fastdrop_status status;
+  {
+    py::gil_scoped_release release;
+    status = abi(dtype, src, dst, n, p, seed, offset, &call_runs);
   }
-  call.x = buffer(x, "x", call.n * item_size(call.dtype), false);
-  if (bias) {
-    check_items(*bias, call.dtype, "bias");
-    call.bias = buffer(*bias, "bias", cols * item_size(call.dtype), false);
-  }
-  return call;
+  check(status);
 }
 
-inline int64_t rows(const BiasActCall& call) { return call.cols ? call.n / call.cols : 0; }
+// Binds an elementwise _runs entry point as name(dtype, x, y, p, seed, offset, runs).
+inline void bind_elementwise_runs(py::module_& m, const char* name, ElementwiseRunsAbi abi, const char* in_name,
+                                  const char* doc, RunsCheck check_runs = nullptr) {
+  m.def(
+      name,
+      [abi, in_name, check_runs](const std::string& dtype, const py::array& in, const py::array& out, double p,
+                                 uint64_t seed, uint64_t offset, const Runs& runs) {
+        elementwise_runs(abi, in_name, dtype, in, out, p, seed, offset, runs, check_runs);
+      },
+      py::arg("dtype"), py::arg("x"), py::arg("y"), py::arg("p"), py::arg("seed"), py::arg("offset"), py::arg("runs"),
+      doc);
+}
 
 }  // namespace fastdrop_bindings

@@ -1,5 +1,6 @@
-// What the C ABI's CPU entry points share: argument checks, dtype sizes, the huge-page hint and
-// the split of a call into chunks across threads. Internal to the core's baseline sources.
+// What the C ABI's CPU entry points (cpu/<op>.cpp) share: argument checks, dtype sizes, the
+// huge-page hint and the split of a call into chunks, or into chunks of runs (shards), across
+// threads. Internal to the core's baseline sources.
 #pragma once
 #include <math.h>
 #include <stddef.h>
@@ -78,6 +79,45 @@ void for_each_run_chunk(int64_t n, const fastdrop_unit_runs& runs, int64_t chunk
     body(run * runs.run_length + at, runs.first + static_cast<uint64_t>(run) * runs.run_stride + static_cast<uint64_t>(at),
          len);
   }
+}
+
+// Units per chunk of the elementwise ops (dropout, alpha dropout, the apply of bits, bias + dropout
+// + add): a multiple of 8 so that bit masks of different chunks never share a byte.
+constexpr int64_t kElementwiseChunk = 1 << 15;
+// Below this many units a call stays on the calling thread: waking threads costs more.
+constexpr int64_t kElementwiseParallelMin = 1 << 16;
+
+// for_each_chunk with the elementwise ops' chunks.
+template <class Body>
+void for_each_elementwise_chunk(int64_t n, Body body) {
+  for_each_chunk(n, kElementwiseChunk, kElementwiseParallelMin, body);
+}
+
+// body(start, unit, len) over the runs' chunks of an elementwise op; with a single run, chunks
+// start at multiples of kElementwiseChunk, so bit masks indexed from a chunk's start stay whole bytes.
+template <class Body>
+void for_each_elementwise_run_chunk(int64_t n, const fastdrop_unit_runs& runs, Body body) {
+  for_each_run_chunk(n, runs, kElementwiseChunk, kElementwiseParallelMin, body);
+}
+
+// The checks every elementwise entry point starts with: dtype, count, p, pointers, the ISA.
+inline fastdrop_status check_elementwise_call(fastdrop_dtype dtype, const void* in, const void* out, int64_t n,
+                                              double p) {
+  if (!valid_dtype(dtype)) return FASTDROP_ERROR_UNSUPPORTED_DTYPE;
+  if (n < 0 || !valid_p(p)) return FASTDROP_ERROR_INVALID_VALUE;
+  if (n > 0 && (!in || !out)) return FASTDROP_ERROR_NULL_POINTER;
+  fastdrop_cpu_isa isa;
+  if (!active_isa(&isa)) return FASTDROP_ERROR_ISA_UNAVAILABLE;
+  return FASTDROP_SUCCESS;
+}
+
+// check_elementwise_call, and runs that tile the n elements: the checks of the elementwise _runs
+// entry points.
+inline fastdrop_status check_runs_call(fastdrop_dtype dtype, const void* in, const void* out, int64_t n, double p,
+                                       const fastdrop_unit_runs* runs) {
+  const fastdrop_status status = check_elementwise_call(dtype, in, out, n, p);
+  if (status != FASTDROP_SUCCESS) return status;
+  return valid_runs(runs, n) ? FASTDROP_SUCCESS : FASTDROP_ERROR_INVALID_VALUE;
 }
 
 }  // namespace

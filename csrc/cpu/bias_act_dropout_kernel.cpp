@@ -1,9 +1,10 @@
 // CPU kernels of the fused bias + activation + dropout, y = dropout(act(x + b)), and of its
 // backward, for (rows, cols) data with a bias of cols: one pass each that draws the mask (or reads
-// its bits), adds the bias and applies the activation or its derivative (dropout_math.h).
+// its bits), adds the bias and applies the activation or its derivative (fastdrop/math/bias_act_dropout.h).
 // Compiled once per ISA like dropout_kernel.cpp.
-#include "bias_act_table.h"
+#include "bias_act_dropout_kernel.h"
 #include "fused_tiles.h"
+#include "registry.h"
 
 namespace fastdrop::cpu::FASTDROP_ISA {
 namespace {
@@ -61,8 +62,9 @@ void backward(const void* dy, const void* x, const void* bias, void* dx, int64_t
 
 }  // namespace
 
-const BiasActTable& bias_act_kernels() {
-  static const BiasActTable table = {
+template <>
+const bias_act_dropout_kernels& kernels<bias_act_dropout_kernels>() {
+  static const bias_act_dropout_kernels table = {
       {{forward<float16_bits, Relu>, forward<bfloat16_bits, Relu>, forward<float, Relu>, forward<double, Relu>},
        {forward<float16_bits, Gelu>, forward<bfloat16_bits, Gelu>, forward<float, Gelu>, forward<double, Gelu>},
        {forward<float16_bits, GeluTanh>, forward<bfloat16_bits, GeluTanh>, forward<float, GeluTanh>,

@@ -1,8 +1,10 @@
 // CPU kernel of the fused bias + dropout + residual add, y = r + dropout(x + b), for (rows, cols)
 // data with a bias of cols: one pass that draws the mask, adds, scales and writes its bits.
 // Compiled once per ISA like dropout_kernel.cpp.
-#include "fused_table.h"
+#include "bias_dropout_add_kernel.h"
+#include "fastdrop/math/bias_dropout_add.h"
 #include "fused_tiles.h"
+#include "registry.h"
 
 namespace fastdrop::cpu::FASTDROP_ISA {
 namespace {
@@ -36,8 +38,9 @@ void bias_dropout_add(const void* x_ptr, const void* bias_ptr, const void* resid
 
 }  // namespace
 
-const FusedTable& fused_kernels() {
-  static const FusedTable table = {
+template <>
+const bias_dropout_add_kernels& kernels<bias_dropout_add_kernels>() {
+  static const bias_dropout_add_kernels table = {
       {bias_dropout_add<float16_bits>, bias_dropout_add<bfloat16_bits>, bias_dropout_add<float>,
        bias_dropout_add<double>},
   };

@@ -1,8 +1,9 @@
 // What a kernel does with one element once its keep bit is known: function objects over the
-// per-element math of dropout_math.h, so that one loop serves every variant. Internal linkage,
+// per-element math of fastdrop/math/, so that one loop serves every variant. Internal linkage,
 // as everything compiled per ISA.
 #pragma once
-#include "fastdrop/dropout_math.h"
+#include "fastdrop/math/alpha_dropout.h"
+#include "fastdrop/math/dropout.h"
 
 namespace fastdrop::cpu {
 namespace {

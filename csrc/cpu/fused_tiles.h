@@ -6,13 +6,13 @@
 #pragma once
 #include <stdint.h>
 
-#include "fastdrop/dropout_math.h"
+#include "fastdrop/math/common.h"
 #include "philox_stream.h"
 
 namespace fastdrop::cpu::FASTDROP_ISA {
 namespace {
 
-// Units per tile, as the dropout forward's (see dropout_kernel.cpp).
+// Units per tile, as the dropout forward's (see forward_tiles.h).
 constexpr int64_t kFusedTile = 96;
 static_assert(kFusedTile % (4 * kBlocksPerStep) == 0 && kFusedTile % 8 == 0, "tiles hold whole steps and mask bytes");
 

@@ -1,5 +1,5 @@
 // The Philox stream of the CPU kernels, vectorised: FASTDROP_LANES / 2 blocks per vector, several
-// independent chains per step (DESIGN.md, Randomness). Included by each kernel source compiled per
+// independent chains per step (docs/design.md, Randomness). Included by each kernel source compiled per
 // ISA; everything here has internal linkage in that ISA's namespace.
 #pragma once
 #include <stdint.h>

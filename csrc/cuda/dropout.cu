@@ -1,9 +1,9 @@
-// CUDA dropout kernels and their C ABI (fastdrop_cuda.h). The per-element math is dropout_math.h's,
-// shared with the CPU kernels, so results are bit-identical to theirs.
+// CUDA dropout kernels and their C ABI (fastdrop_cuda.h). The per-element math is
+// fastdrop/math/dropout.h's, shared with the CPU kernels, so results are bit-identical to theirs.
 #include <cuda_runtime.h>
 #include <string.h>
 
-#include "fastdrop/dropout_math.h"
+#include "fastdrop/math/dropout.h"
 #include "fastdrop/fastdrop_cuda.h"
 #include "launch_config.h"
 

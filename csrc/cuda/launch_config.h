@@ -4,7 +4,7 @@
 #pragma once
 #include <stdint.h>
 
-#include "fastdrop/dropout_math.h"
+#include "fastdrop/math/dropout.h"
 #include "fastdrop/philox.h"
 
 namespace fastdrop::cuda {

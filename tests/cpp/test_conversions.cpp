@@ -1,4 +1,4 @@
-// The software float16/bfloat16 conversions of dropout_math.h against the F16C instructions
+// The software float16/bfloat16 conversions of fastdrop/math/common.h against the F16C instructions
 // (exhaustive for half -> float, a dense sweep for float -> half) and against the definition of
 // round-to-nearest-even for bfloat16.
 #include <immintrin.h>
@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "fastdrop/dropout_math.h"
+#include "fastdrop/math/common.h"
 
 using namespace fastdrop;
 

@@ -1,6 +1,6 @@
 // Dropout through the C ABI against a per-element reference built from philox.h and
-// dropout_math.h, on every ISA present, several thread counts, every dtype, odd sizes and masks;
-// and the status codes of bad calls.
+// fastdrop/math/dropout.h, on every ISA present, several thread counts, every dtype, odd sizes and
+// masks (with the output and alone); and the status codes of bad calls.
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -10,7 +10,7 @@
 
 #include "check.h"
 #include "test_inputs.h"
-#include "fastdrop/dropout_math.h"
+#include "fastdrop/math/dropout.h"
 #include "fastdrop/fastdrop.h"
 
 using namespace fastdrop;
@@ -94,15 +94,39 @@ void check_errors() {
         "cuda device count without CUDA");
 }
 
+void check_mask_bits(const char* isa) {
+  for (int64_t n : {0, 1, 9, 1000, 70001}) {
+    for (double p : {0.0, 0.3, 1.0}) {
+      std::vector<uint8_t> bits((n + 7) / 8, 0xFF);
+      CHECK(fastdrop_dropout_mask_bits(n, p, 3, 4, bits.data()) == FASTDROP_SUCCESS, "status");
+      for (int64_t u = 0; u < n; ++u) {
+        CHECK(((bits[u >> 3] >> (u & 7)) & 1) == reference_keep(u, p, 3, 4), "%s mask bit %lld p=%g", isa,
+              (long long)u, p);
+      }
+      if (n % 8) CHECK((bits[n / 8] >> (n % 8)) == 0, "bits past n are zero");
+    }
+  }
+}
+
+void check_mask_bits_errors() {
+  uint8_t bits[1] = {0xFF};
+  CHECK(fastdrop_dropout_mask_bits(-1, 0.5, 0, 0, bits) == FASTDROP_ERROR_INVALID_VALUE, "n < 0");
+  CHECK(fastdrop_dropout_mask_bits(4, 2.0, 0, 0, bits) == FASTDROP_ERROR_INVALID_VALUE, "p > 1");
+  CHECK(fastdrop_dropout_mask_bits(4, 0.5, 0, 0, nullptr) == FASTDROP_ERROR_NULL_POINTER, "null bits");
+  CHECK(bits[0] == 0xFF, "failed calls write nothing");
+}
+
 }  // namespace
 
 int main() {
   check_errors();
+  check_mask_bits_errors();
   for_each_isa_and_thread_count([](const char* name, int threads) {
     check_dtype<float16_bits>(FASTDROP_FLOAT16, name, threads);
     check_dtype<bfloat16_bits>(FASTDROP_BFLOAT16, name, threads);
     check_dtype<float>(FASTDROP_FLOAT32, name, threads);
     check_dtype<double>(FASTDROP_FLOAT64, name, threads);
+    check_mask_bits(name);
   });
   return finish("dropout");
 }

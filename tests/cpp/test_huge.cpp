@@ -4,7 +4,7 @@
 #include <stdlib.h>
 
 #include "check.h"
-#include "fastdrop/dropout_math.h"
+#include "fastdrop/math/dropout.h"
 #include "fastdrop/fastdrop.h"
 
 using namespace fastdrop;

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "check.h"
-#include "fastdrop/dropout_math.h"
+#include "fastdrop/math/common.h"
 #include "fastdrop/fastdrop.h"
 
 // Deterministic inputs with a spread of magnitudes and signs, NaN-free, in any storage type.
@@ -28,6 +28,11 @@ std::vector<T> make_input(int64_t n) {
 template <class T>
 bool same_bits(const T& a, const T& b) {
   return memcmp(&a, &b, sizeof(T)) == 0;
+}
+
+// Whether unit u of call (seed, offset) is kept: the randomness contract from philox.h alone.
+inline bool reference_keep(uint64_t u, double p, uint64_t seed, uint64_t offset) {
+  return fastdrop::keeps(fastdrop::stream_word(seed, offset, u), fastdrop::make_dropout_params(p, seed, offset));
 }
 
 // Runs body(isa_name, threads) on every ISA this CPU has (reporting the skipped ones) with 1, 2

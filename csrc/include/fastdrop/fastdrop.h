@@ -13,7 +13,7 @@
  * Memory. Buffers belong to the caller: fastdrop never allocates or frees one, nor keeps a pointer
  * to it after the call returns. An element array holds n values of the dtype, contiguous in
  * row-major (C) order of the logical shape and aligned to the element size. Element i is unit i of
- * the randomness contract (DESIGN.md) unless a function maps them otherwise (apply_mask_bits, the
+ * the randomness contract (docs/design.md) unless a function maps them otherwise (apply_mask_bits, the
  * _runs functions), so the mask depends only on (seed, offset, i), never on the ISA or thread
  * count. An output may be the very array its input is read from (in place: y == x, dx == dy); any
  * other overlap between the arrays of one call is undefined behaviour. A bit mask (mask_bits)
@@ -294,7 +294,7 @@ typedef enum fastdrop_activation {
  * (unit i = element i), bias of cols values broadcast over the rows (NULL for none), computed in
  * the compute type and rounded once. In float32 (and for 16-bit floats) gelu's exact form is
  * within 7 ulp of the exact function, its tanh form within 4 ulp plus what the rounding of its
- * tanh argument, computed as PyTorch does, costs (dropout_math.h); float64 uses libm's erfc and
+ * tanh argument, computed as PyTorch does, costs (fastdrop/math/bias_act_dropout.h); float64 uses libm's erfc and
  * exp. mask_bits (optional, ceil(n / 8) bytes) receives the keep bits. y may equal x.
  * FASTDROP_ERROR_INVALID_VALUE for an activation outside the enum. */
 fastdrop_status fastdrop_bias_act_dropout_forward(fastdrop_activation activation, fastdrop_dtype dtype,

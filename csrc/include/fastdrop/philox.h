@@ -1,5 +1,5 @@
 // Philox4x32-10 (Salmon et al., "Parallel random numbers: as easy as 1, 2, 3", SC'11), exactly as
-// Random123 defines it, and the fastdrop stream built on it (DESIGN.md, Randomness). Host and device.
+// Random123 defines it, and the fastdrop stream built on it (docs/design.md, Randomness). Host and device.
 #pragma once
 #include <stdint.h>
 

@@ -1,7 +1,7 @@
 // The C ABI of the fused bias + activation + dropout on the CPU: argument checks, then the call
-// split into chunks across threads (as api.cpp does for the other variants).
+// split into chunks across threads.
 #include "api_common.h"
-#include "bias_act_table.h"
+#include "bias_act_dropout_kernel.h"
 
 namespace {
 
@@ -14,15 +14,14 @@ constexpr int64_t kParallelMin = 1 << 14;
 // The checks every entry point shares; *table receives the active ISA's kernels.
 fastdrop_status check_call(fastdrop_activation activation, fastdrop_dtype dtype, const void* in, const void* x,
                            const void* out, int64_t rows, int64_t cols, double p,
-                           const fastdrop::cpu::BiasActTable** table) {
+                           const fastdrop::cpu::bias_act_dropout_kernels** table) {
   if (!fastdrop::cpu::valid_dtype(dtype)) return FASTDROP_ERROR_UNSUPPORTED_DTYPE;
   if (activation < FASTDROP_ACTIVATION_RELU || activation > FASTDROP_ACTIVATION_GELU_TANH) {
     return FASTDROP_ERROR_INVALID_VALUE;
   }
   if (rows < 0 || cols < 0 || !fastdrop::cpu::valid_p(p)) return FASTDROP_ERROR_INVALID_VALUE;
   if (rows > 0 && cols > 0 && (!in || !x || !out)) return FASTDROP_ERROR_NULL_POINTER;
-  *table = fastdrop::cpu::pick(&fastdrop::cpu::scalar::bias_act_kernels, &fastdrop::cpu::avx2::bias_act_kernels,
-                               &fastdrop::cpu::avx512::bias_act_kernels);
+  *table = fastdrop::cpu::active<fastdrop::cpu::bias_act_dropout_kernels>();
   return *table ? FASTDROP_SUCCESS : FASTDROP_ERROR_ISA_UNAVAILABLE;
 }
 
@@ -34,7 +33,7 @@ fastdrop_status run_over(fastdrop_activation activation, fastdrop_dtype dtype, c
                          const void* bias, void* out, int64_t rows, int64_t cols, double p, uint64_t seed,
                          uint64_t offset, const fastdrop_unit_runs* runs, bool from_bits,
                          const uint8_t* bits_in, uint8_t* bits_out) {
-  const fastdrop::cpu::BiasActTable* table;
+  const fastdrop::cpu::bias_act_dropout_kernels* table;
   const fastdrop_status status = check_call(activation, dtype, dy ? dy : x, x, out, rows, cols, p, &table);
   if (status != FASTDROP_SUCCESS) return status;
   const int64_t n = rows * cols;

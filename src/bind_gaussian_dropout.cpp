@@ -2,6 +2,7 @@
 // arrive flat and contiguous from the front-ends; bfloat16 arrives as its raw uint16 bits.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
 
 #include <cmath>
 #include <stdexcept>
@@ -43,9 +44,16 @@ void run(GaussianAbi abi, const char* in_name, const std::string& dtype_name, co
   check(status);
 }
 
+// Runs of whole Box–Muller pairs: the C ABI refuses others, and this says why.
+void check_pairs(const fastdrop_unit_runs& runs) {
+  if (runs.first % 2 || runs.run_length % 2 || runs.run_stride % 2) {
+    throw py::value_error("runs: Gaussian dropout needs even first, run_length and run_stride (whole pairs)");
+  }
+}
+
 }  // namespace
 
-void bind_gaussian(py::module_& m) {
+void bind_gaussian_dropout(py::module_& m) {
   m.def(
       "gaussian_forward",
       [](const std::string& dtype, const py::array& x, const py::array& y, double p, uint64_t seed, uint64_t offset) {
@@ -59,4 +67,8 @@ void bind_gaussian(py::module_& m) {
          uint64_t offset) { run(fastdrop_gaussian_dropout_backward, "grad", dtype, dy, dx, p, seed, offset); },
       py::arg("dtype"), py::arg("dy"), py::arg("dx"), py::arg("p"), py::arg("seed"), py::arg("offset"),
       "dx = dy * n with the forward's noise, regenerated from (seed, offset).");
+  bind_elementwise_runs(m, "gaussian_forward_runs", fastdrop_gaussian_dropout_forward_runs, "x",
+                        "Gaussian dropout of a shard (runs of whole Box-Muller pairs)", check_pairs);
+  bind_elementwise_runs(m, "gaussian_backward_runs", fastdrop_gaussian_dropout_backward_runs, "grad",
+                        "Gaussian dropout's backward of a shard, the noise regenerated", check_pairs);
 }

@@ -1,4 +1,4 @@
-// The table of fused bias + activation + dropout kernels that each ISA build of
+// The table of fused bias + activation + dropout kernels that each ISA's build of
 // bias_act_dropout_kernel.cpp provides. Entries work on a chunk of n elements of (rows, cols) data
 // whose units are [first, first + n): x, dy, y, dx and mask_bits point at the chunk's start (a
 // multiple of 8 elements when mask bits are used), bias at the call's cols bias values (nullptr: no
@@ -6,7 +6,7 @@
 #pragma once
 #include <stdint.h>
 
-#include "fastdrop/dropout_math.h"
+#include "fastdrop/math/bias_act_dropout.h"
 
 namespace fastdrop::cpu {
 
@@ -21,19 +21,9 @@ using BiasActBackwardFn = void (*)(const void* dy, const void* x, const void* bi
 
 // Index by fastdrop_activation (relu, gelu, gelu_tanh), then by fastdrop_dtype (float16, bfloat16,
 // float32, float64).
-struct BiasActTable {
+struct bias_act_dropout_kernels {
   BiasActForwardFn forward[3][4];
   BiasActBackwardFn backward[3][4];
 };
-
-namespace scalar {
-const BiasActTable& bias_act_kernels();
-}
-namespace avx2 {
-const BiasActTable& bias_act_kernels();
-}
-namespace avx512 {
-const BiasActTable& bias_act_kernels();
-}
 
 }  // namespace fastdrop::cpu

@@ -1,8 +1,9 @@
 // CPU Gaussian dropout kernels, compiled once per ISA like dropout_kernel.cpp: the Philox stream
 // of philox_stream.h, then the Box–Muller noise of each pair of units and the scaling, in loops
-// over dropout_math.h that the compiler vectorises for that ISA.
-#include "gaussian_table.h"
+// over fastdrop/math/gaussian_dropout.h that the compiler vectorises for that ISA.
+#include "gaussian_dropout_kernel.h"
 #include "philox_stream.h"
+#include "registry.h"
 
 namespace fastdrop::cpu::FASTDROP_ISA {
 namespace {
@@ -39,8 +40,9 @@ void apply(const void* x, void* y, uint64_t first, int64_t n, const GaussianPara
 
 }  // namespace
 
-const GaussianTable& gaussian_kernels() {
-  static const GaussianTable table = {
+template <>
+const gaussian_dropout_kernels& kernels<gaussian_dropout_kernels>() {
+  static const gaussian_dropout_kernels table = {
       {apply<float16_bits>, apply<bfloat16_bits>, apply<float>, apply<double>},
   };
   return table;

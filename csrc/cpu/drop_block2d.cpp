@@ -6,7 +6,7 @@
 #include <atomic>
 
 #include "api_common.h"
-#include "drop_block_table.h"
+#include "drop_block2d_kernel.h"
 
 namespace {
 
@@ -43,9 +43,7 @@ fastdrop_status fastdrop_drop_block2d_forward(fastdrop_dtype dtype, const void* 
   }
   const int64_t planes = batch * channels, plane_size = height * width, n = planes * plane_size;
   if (n > 0 && (!x || !y || !mask_bits)) return FASTDROP_ERROR_NULL_POINTER;
-  const fastdrop::cpu::DropBlockTable* table =
-      fastdrop::cpu::pick(&fastdrop::cpu::scalar::drop_block_kernels, &fastdrop::cpu::avx2::drop_block_kernels,
-                          &fastdrop::cpu::avx512::drop_block_kernels);
+  const fastdrop::cpu::drop_block2d_kernels* table = fastdrop::cpu::active<fastdrop::cpu::drop_block2d_kernels>();
   if (!table) return FASTDROP_ERROR_ISA_UNAVAILABLE;
   const fastdrop::DropBlockParams params =
       fastdrop::make_drop_block_params(p, height, width, block_size, seed, offset);

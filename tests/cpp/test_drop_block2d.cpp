@@ -11,7 +11,8 @@
 
 #include "check.h"
 #include "test_inputs.h"
-#include "fastdrop/dropout_math.h"
+#include "fastdrop/math/drop_block2d.h"
+#include "fastdrop/math/dropout.h"
 #include "fastdrop/fastdrop.h"
 
 using namespace fastdrop;
@@ -207,5 +208,5 @@ int main() {
     check_dtype<float>(FASTDROP_FLOAT32, refs, name, threads);
     check_dtype<double>(FASTDROP_FLOAT64, refs, name, threads);
   });
-  return finish("drop_block");
+  return finish("drop_block2d");
 }

@@ -1,10 +1,10 @@
-// The table of DropBlock kernels that each ISA build of drop_block_kernel.cpp provides. An entry
+// The table of DropBlock kernels that each ISA's build of drop_block2d_kernel.cpp provides. An entry
 // does the first pass of a call over a run of whole (H, W) planes: the keep bit of each element.
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
 
-#include "fastdrop/dropout_math.h"
+#include "fastdrop/math/drop_block2d.h"
 
 namespace fastdrop::cpu {
 
@@ -26,18 +26,8 @@ inline size_t drop_block_workspace_bytes(const DropBlockParams& params) {
   return (block + stride) + 2 * block * stride + stride + stride;
 }
 
-struct DropBlockTable {
+struct drop_block2d_kernels {
   DropBlockKeepBitsFn keep_bits;
 };
-
-namespace scalar {
-const DropBlockTable& drop_block_kernels();
-}
-namespace avx2 {
-const DropBlockTable& drop_block_kernels();
-}
-namespace avx512 {
-const DropBlockTable& drop_block_kernels();
-}
 
 }  // namespace fastdrop::cpu

@@ -1,10 +1,10 @@
-// The table of Gaussian dropout kernels that each ISA build of gaussian_kernel.cpp provides. An
+// The table of Gaussian dropout kernels that each ISA's build of gaussian_dropout_kernel.cpp provides. An
 // entry does one chunk of a call: element 0 of x and y is unit `first`, which is even, so that a
 // chunk never splits the pair of units whose words make a Box–Muller draw.
 #pragma once
 #include <stdint.h>
 
-#include "fastdrop/dropout_math.h"
+#include "fastdrop/math/gaussian_dropout.h"
 
 namespace fastdrop::cpu {
 
@@ -12,18 +12,8 @@ namespace fastdrop::cpu {
 using GaussianFn = void (*)(const void* x, void* y, uint64_t first, int64_t n, const GaussianParams& params);
 
 // Index by fastdrop_dtype: float16, bfloat16, float32, float64.
-struct GaussianTable {
+struct gaussian_dropout_kernels {
   GaussianFn apply[4];
 };
-
-namespace scalar {
-const GaussianTable& gaussian_kernels();
-}
-namespace avx2 {
-const GaussianTable& gaussian_kernels();
-}
-namespace avx512 {
-const GaussianTable& gaussian_kernels();
-}
 
 }  // namespace fastdrop::cpu

@@ -4,8 +4,9 @@
 // loops are written once over element_ops.h and vectorised by the compiler.
 #include <string.h>
 
+#include "apply_mask_bits_kernel.h"
 #include "element_ops.h"
-#include "kernel_table.h"
+#include "registry.h"
 
 #ifndef FASTDROP_ISA
 #error "FASTDROP_ISA (scalar, avx2 or avx512) must be defined"
@@ -53,8 +54,9 @@ void apply_row_alpha(const void* x, void* y, int64_t len, uint64_t unit, int64_t
 
 }  // namespace
 
-const ApplyRowTable& apply_rows() {
-  static const ApplyRowTable table = {
+template <>
+const apply_mask_bits_kernels& kernels<apply_mask_bits_kernels>() {
+  static const apply_mask_bits_kernels table = {
       {apply_row_dropout<float16_bits>, apply_row_dropout<bfloat16_bits>, apply_row_dropout<float>,
        apply_row_dropout<double>},
       {apply_row_alpha<float16_bits>, apply_row_alpha<bfloat16_bits>, apply_row_alpha<float>,

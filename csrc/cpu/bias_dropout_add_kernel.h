@@ -1,11 +1,12 @@
-// The table of fused-op CPU kernels that each ISA build of bias_dropout_add_kernel.cpp provides.
+// The table of the fused bias + dropout + residual add's CPU kernels, which each ISA's build of
+// bias_dropout_add_kernel.cpp provides.
 // Entries work on a chunk of n elements of a call whose units are [first, first + n): x, residual,
 // y and mask_bits point at the chunk's start (a multiple of 8 elements when mask_bits is written),
 // bias at the call's cols bias values, and the chunk's first element is in column col.
 #pragma once
 #include <stdint.h>
 
-#include "fastdrop/dropout_math.h"
+#include "fastdrop/math/common.h"
 
 namespace fastdrop::cpu {
 
@@ -13,18 +14,8 @@ using BiasDropoutAddFn = void (*)(const void* x, const void* bias, const void* r
                                   int64_t col, uint64_t first, int64_t n, const DropoutParams& params, uint8_t* mask_bits);
 
 // Index by fastdrop_dtype: float16, bfloat16, float32, float64.
-struct FusedTable {
-  BiasDropoutAddFn bias_dropout_add[4];
+struct bias_dropout_add_kernels {
+  BiasDropoutAddFn forward[4];
 };
-
-namespace scalar {
-const FusedTable& fused_kernels();
-}
-namespace avx2 {
-const FusedTable& fused_kernels();
-}
-namespace avx512 {
-const FusedTable& fused_kernels();
-}
 
 }  // namespace fastdrop::cpu

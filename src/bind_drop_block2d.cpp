@@ -52,31 +52,11 @@ double forward(const std::string& dtype_name, const py::array& x, const py::arra
   return scale;
 }
 
-void apply_mask_bits_scale(const std::string& dtype_name, const py::array& x, const py::array& y, double scale,
-                           const py::array& mask_bits) {
-  const fastdrop_dtype dtype = dtype_from_name(dtype_name);
-  check_items(x, dtype, "x");
-  if (!std::isfinite(scale)) throw py::value_error("scale: expected a finite number");
-  const py::ssize_t n = x.size();
-  const void* xp = buffer(x, "x", n * item_size(dtype), false);
-  void* yp = buffer(y, "out", n * item_size(dtype), true);
-  const auto* bits = static_cast<const uint8_t*>(buffer(mask_bits, "mask_bits", (n + 7) / 8, false));
-  fastdrop_status status;
-  {
-    py::gil_scoped_release release;
-    status = fastdrop_apply_mask_bits_scale(dtype, xp, yp, n, scale, bits);
-  }
-  check(status);
-}
-
 }  // namespace
 
-void bind_drop_block(py::module_& m) {
+void bind_drop_block2d(py::module_& m) {
   m.def("drop_block2d_forward", &forward, py::arg("dtype"), py::arg("x"), py::arg("y"), py::arg("shape"),
         py::arg("block_size"), py::arg("p"), py::arg("eps"), py::arg("seed"), py::arg("offset"), py::arg("mask_bits"),
         "DropBlock of x, (batch, channels, height, width) row-major, into y (may be x); writes the element keep "
         "bits and returns the scale numel / (eps + kept).");
-  m.def("apply_mask_bits_scale", &apply_mask_bits_scale, py::arg("dtype"), py::arg("x"), py::arg("y"),
-        py::arg("scale"), py::arg("mask_bits"),
-        "y = keep ? x * scale : 0 with keep from bit (i & 7) of mask_bits[i >> 3]; y may be x.");
 }

@@ -1,7 +1,7 @@
 // The C ABI of Gaussian dropout on the CPU: argument checks, then the call split into chunks
-// across threads (as api.cpp does for the other variants).
+// across threads.
 #include "api_common.h"
-#include "gaussian_table.h"
+#include "gaussian_dropout_kernel.h"
 
 namespace {
 
@@ -25,9 +25,8 @@ fastdrop_status gaussian_apply(fastdrop_dtype dtype, const void* in, void* out, 
   if (n > 0 && (!in || !out)) return FASTDROP_ERROR_NULL_POINTER;
   const fastdrop_unit_runs call_runs = runs ? *runs : fastdrop::cpu::single_run(n);
   if (!fastdrop::cpu::valid_runs(&call_runs, n) || (runs && !pair_aligned(*runs))) return FASTDROP_ERROR_INVALID_VALUE;
-  const fastdrop::cpu::GaussianTable* table = fastdrop::cpu::pick(
-      &fastdrop::cpu::scalar::gaussian_kernels, &fastdrop::cpu::avx2::gaussian_kernels,
-      &fastdrop::cpu::avx512::gaussian_kernels);
+  const fastdrop::cpu::gaussian_dropout_kernels* table =
+      fastdrop::cpu::active<fastdrop::cpu::gaussian_dropout_kernels>();
   if (!table) return FASTDROP_ERROR_ISA_UNAVAILABLE;
   const fastdrop::GaussianParams params = fastdrop::make_gaussian_params(p, seed, offset);
   const fastdrop::cpu::GaussianFn apply = table->apply[dtype];

@@ -1,4 +1,4 @@
-// Gaussian dropout: the C ABI against the per-element math of dropout_math.h on every ISA present,
+// Gaussian dropout: the C ABI against the per-element math of fastdrop/math/gaussian_dropout.h on every ISA present,
 // several thread counts, every dtype and odd sizes (bit for bit); the status codes of bad calls;
 // and the ln, sin and cos approximations against libm (long double) over a dense sweep of words.
 #include <math.h>
@@ -10,7 +10,7 @@
 
 #include "check.h"
 #include "test_inputs.h"
-#include "fastdrop/dropout_math.h"
+#include "fastdrop/math/gaussian_dropout.h"
 #include "fastdrop/fastdrop.h"
 
 using namespace fastdrop;
@@ -148,5 +148,5 @@ int main() {
     check_dtype<float>(FASTDROP_FLOAT32, name, threads);
     check_dtype<double>(FASTDROP_FLOAT64, name, threads);
   });
-  return finish("gaussian");
+  return finish("gaussian_dropout");
 }

@@ -1,4 +1,4 @@
-// Fused bias + activation + dropout: the C ABI against the per-element math of dropout_math.h on
+// Fused bias + activation + dropout: the C ABI against the per-element math of fastdrop/math/bias_act_dropout.h on
 // every ISA present and several thread counts, every activation and dtype, odd shapes, with and
 // without a bias (bit for bit, forward and both backward mask sources); the status codes of bad
 // calls; and the accuracy of the float32 activations and their derivatives against libm's long
@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "check.h"
-#include "fastdrop/dropout_math.h"
+#include "fastdrop/math/bias_act_dropout.h"
 #include "fastdrop/fastdrop.h"
 #include "test_inputs.h"
 
@@ -184,7 +184,7 @@ void check_accuracy() {
          exp_error.at, gelu_error.ulps, gelu_error.at, gelu_grad_error.ulps, gelu_grad_error.at);
   printf("gelu tanh %.2f ulp (at %g; %.2f for v >= 0), its gradient %.2f (at %g), given its rounded argument\n",
          tanh_error.ulps, tanh_error.at, tanh_error_right.ulps, tanh_grad_error.ulps, tanh_grad_error.at);
-  // The bounds that dropout_math.h and fastdrop.h state, measured over every float32 |v| < 20.
+  // The bounds that fastdrop/math/bias_act_dropout.h and fastdrop.h state, measured over every float32 |v| < 20.
   CHECK(exp_error.ulps <= 1.5, "exp error %.2f ulp", exp_error.ulps);
   CHECK(gelu_error.ulps <= 7.0 && gelu_grad_error.ulps <= 7.0, "gelu error %.2f, gradient %.2f ulp", gelu_error.ulps,
         gelu_grad_error.ulps);
@@ -204,5 +204,5 @@ int main() {
     check_dtype<float>(FASTDROP_FLOAT32, name, threads);
     check_dtype<double>(FASTDROP_FLOAT64, name, threads);
   });
-  return finish("bias_act");
+  return finish("bias_act_dropout");
 }

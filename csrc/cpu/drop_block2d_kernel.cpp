@@ -6,13 +6,14 @@
 // not depend on the block size. The second pass (the scale) is dropout's apply of bits.
 #include <string.h>
 
-#include "drop_block_table.h"
+#include "drop_block2d_kernel.h"
 #include "philox_stream.h"
+#include "registry.h"
 
 namespace fastdrop::cpu::FASTDROP_ISA {
 namespace {
 
-// Seeds per stream tile, as dropout's forward (dropout_kernel.cpp).
+// Seeds per stream tile, as dropout's forward (forward_tiles.h).
 constexpr int64_t kTile = 96;
 static_assert(kTile % (4 * kBlocksPerStep) == 0, "tiles hold whole steps");
 
@@ -146,8 +147,9 @@ int64_t keep_bits(uint64_t first_plane, int64_t planes, const DropBlockParams& c
 
 }  // namespace
 
-const DropBlockTable& drop_block_kernels() {
-  static const DropBlockTable table = {keep_bits};
+template <>
+const drop_block2d_kernels& kernels<drop_block2d_kernels>() {
+  static const drop_block2d_kernels table = {keep_bits};
   return table;
 }
 
