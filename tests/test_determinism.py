@@ -74,7 +74,7 @@ def test_every_isa_and_thread_count_matches_scalar(baseline, native_isa, isa, th
 def test_numba_matches_native(baseline, threads):
     if importlib.util.find_spec("numba") is None:
         pytest.skip("numba is not installed")
-    numba_kernels = importlib.import_module("fastdrop._numba.dropout")
+    numba_kernels = importlib.import_module("fastdrop._numba")
     numba_kernels.set_num_threads(threads)
     try:
         for x, want in baseline.values():

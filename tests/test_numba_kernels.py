@@ -1,4 +1,4 @@
-"""The Numba mirror (fastdrop._numba.dropout) alone, against a slow, obviously-correct reference
+"""The Numba mirror (fastdrop._numba) alone, against a slow, obviously-correct reference
 written here: Python integers for Philox, NumPy for the float rounding. No native module needed,
 except by the last section, which checks bit identity with it where it imports."""
 
@@ -14,7 +14,10 @@ import pytest
 
 pytest.importorskip("numba", reason="numba is not installed: the Numba backend is optional")
 
-from fastdrop._numba import dropout as nk  # noqa: E402
+import fastdrop._numba as nk  # noqa: E402
+from fastdrop._numba.alpha_dropout import make_alpha_params  # noqa: E402
+from fastdrop._numba.api_common import CHUNK, PARALLEL_MIN  # noqa: E402
+from fastdrop._numba.philox_stream import philox4x32_10, stream_word  # noqa: E402
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 needs_data = pytest.mark.skipif(
@@ -172,7 +175,7 @@ def test_philox_known_answers():
     assert rows
     for row in rows:
         assert ref_philox(row[0:4], row[4:6]) == tuple(row[6:10])
-        got = nk.philox4x32_10(*(np.uint64(v) for v in row[0:6]))
+        got = philox4x32_10(*(np.uint64(v) for v in row[0:6]))
         assert tuple(int(v) for v in got) == tuple(row[6:10])
 
 
@@ -182,7 +185,7 @@ def test_stream_vectors():
     assert rows
     for seed, offset, unit, word in rows:
         assert ref_words(seed, offset, unit, 1)[0] == word
-        assert nk.stream_word(np.uint64(seed), np.uint64(offset), np.uint64(unit)) == word
+        assert stream_word(np.uint64(seed), np.uint64(offset), np.uint64(unit)) == word
         one = np.empty(1, np.uint32)
         nk.stream_words(seed, offset, unit, one)
         assert one[0] == word
@@ -196,7 +199,7 @@ def test_stream_words_match_reference(first):
 
 
 def test_stream_words_across_chunks_from_an_unaligned_unit():
-    n = 2 * nk.CHUNK + 1000
+    n = 2 * CHUNK + 1000
     words = np.empty(n, np.uint32)
     nk.stream_words(SEED, OFFSET, 3, words)
     np.testing.assert_array_equal(words, ref_words(SEED, OFFSET, 3, n))
@@ -278,7 +281,7 @@ def test_backward_of_forward_bits_is_forward_of_the_gradient(dtype):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_thread_counts_give_identical_bits(dtype, threads_restored):
-    n = 5 * nk.CHUNK + 13
+    n = 5 * CHUNK + 13
     x = random_values(dtype, n, seed=8)
     results = []
     for threads in (1, 2):
@@ -344,7 +347,7 @@ APPLY_REFS = {"dropout": ref_apply, "alpha": ref_alpha, "alpha_grad": ref_alpha_
 
 @pytest.mark.parametrize("p", (0.0, 1e-9, 0.3, 0.5, 0.999999, 1.0))
 def test_alpha_constants_match_reference(p):
-    for c, got in zip((np.float32, np.float64), nk.make_alpha_params(p)):
+    for c, got in zip((np.float32, np.float64), make_alpha_params(p)):
         want = ref_alpha_constants(p, c)
         assert [type(v) for v in got] == [c] * 3
         assert [v.tobytes() for v in got] == [v.tobytes() for v in want]
@@ -467,7 +470,7 @@ def native():
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_variants_match_native(native, dtype, p):
     rng = np.random.default_rng(15)
-    for n in SIZES + (2 * nk.PARALLEL_MIN + 9,):
+    for n in SIZES + (2 * PARALLEL_MIN + 9,):
         x = random_values(dtype, n, seed=16)
         for name in ("alpha_forward", "alpha_backward"):
             got, want = np.empty_like(x), np.empty_like(x)

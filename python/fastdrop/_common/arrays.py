@@ -88,6 +88,15 @@ def mask_bits_for_units(mask, shape, units: int, what: str = "the noise shape") 
     raise TypeError(f"mask: expected a bool mask or uint8 packed bits, got dtype {mask.dtype}")
 
 
+def mask_from_bits(bits: np.ndarray, shape, mask_format: str) -> np.ndarray:
+    """A mask as mask_format asks for it, from its packed bits: the bits themselves ('bits') or a
+    bool array of shape ('bool')."""
+    if mask_format == "bits":
+        return bits
+    count = int(np.prod(shape, dtype=np.int64))
+    return np.unpackbits(bits, count=count, bitorder="little").astype(np.bool_).reshape(shape)
+
+
 def is_torch_tensor(x) -> bool:
     # Checked by module name so that NumPy users never import torch.
     return type(x).__module__.startswith("torch") and hasattr(x, "requires_grad")

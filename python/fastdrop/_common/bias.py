@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .arrays import as_input_array
+from .arrays import as_input_array, flat_raw
 
 
 def check_bias(x: np.ndarray, bias):
@@ -31,6 +31,11 @@ def check_bias_residual(x: np.ndarray, bias, residual):
     if residual.shape != x.shape:
         raise ValueError(f"residual: expected x's shape {x.shape}, got {residual.shape}")
     return bias, residual
+
+
+def flat_bias(bias):
+    """A checked bias as the kernels take it (None stays None)."""
+    return None if bias is None else flat_raw(np.asarray(bias, order="C"))
 
 
 def column_sums(grad_x: np.ndarray) -> np.ndarray:

@@ -1,23 +1,24 @@
 """Numba mirror of the fused bias + activation + dropout, bit-identical to the C++ core.
 
 Its C++ twins, whose names and order of operations it keeps:
-- csrc/include/fastdrop/dropout_math.h: exp_sum, exp_half_square, scaled_normal_tail,
+- csrc/include/fastdrop/math/bias_act_dropout.h: exp_sum, exp_half_square, scaled_normal_tail,
   tail_argument, exp_nonpositive, normal_pdf, normal_cdf, gelu_tanh_sigmoid, activate and
   activate_grad (the float32 and float64 overloads here have a suffix each; activate and
   activate_grad pick theirs by type), bias_act_dropout_element and bias_act_dropout_grad_element
   (the element step of the kernel below);
 - csrc/cpu/bias_act_dropout_kernel.cpp: the tile loop (keeps from the stream or from mask bits,
   then the elements);
-- csrc/cpu/bias_act_api.cpp: the forward and backward entry points (the _runs ones of shards
+- csrc/cpu/bias_act_dropout.cpp: the forward and backward entry points (the _runs ones of shards
   too), chunks of the call's runs in parallel.
 
-The interface is fastdrop._native's (bias_act_dropout_forward, bias_act_dropout_backward and
-their _runs). The
-stream, keeps, masks, 16-bit conversions and buffer checks are _numba.dropout'. As there, 32-bit
-integers are carried in uint64 with explicit np.uint64 constants, float32 constants are
-np.float32 so that float32 arithmetic stays float32, and fastmath stays off. float64 calls
-math.exp and math.erfc, which Numba takes from the same libm as the C++. Divisions follow IEEE
-(error_model="numpy"): Python's zero-division check would keep the loops from vectorising.
+The interface is fastdrop._native's (bias_act_dropout_forward, bias_act_dropout_backward and their
+_runs). The stream, exp2i and the 16-bit conversions are philox_stream.py's, the keeps and masks of
+a tile dropout_kernel.py's (csrc/cpu/fused_tiles.h), the chunks of runs and the buffer checks
+api_common.py's. As there, 32-bit integers are carried in uint64 with explicit np.uint64 constants,
+float32 constants are np.float32 so that float32 arithmetic stays float32, and fastmath stays off.
+float64 calls math.exp and math.erfc, which Numba takes from the same libm as the C++. Divisions
+follow IEEE (error_model="numpy"): Python's zero-division check would keep the loops from
+vectorising.
 """
 
 from __future__ import annotations
@@ -29,30 +30,20 @@ import numpy as np
 from numba import njit, prange, types
 from numba.extending import overload
 
-from .dropout import (
-    _NO_BITS,
-    _NO_DIMS,
-    SKEWED_TILE,
+from .api_common import buffer, run_chunk, run_chunk_count, run_kernel, single_run, unit_runs
+from .dropout_kernel import NO_BITS, NO_DIMS, SKEWED_TILE, kind_of, store_masks, tile_keeps
+from .philox_stream import (
     TILE,
-    _buffer,
-    _kind,
-    _run,
-    _single_run,
-    _unit_runs,
     bfloat16_to_float,
+    exp2i,
     float_as_u32,
     float_to_bfloat16_rne,
     float_to_half_rne,
     half_to_float,
     make_dropout_params,
-    run_chunk,
-    run_chunk_count,
     scale_of,
-    store_masks,
-    tile_keeps,
     u32_as_float,
 )
-from .gaussian_dropout import exp2i
 
 # fastdrop_activation's values, by the names the bindings take.
 RELU, GELU, GELU_TANH = 0, 1, 2
@@ -87,7 +78,7 @@ GELU_TANH_KAPPA = 0.044715
 _F32_INV_SQRT_2PI = np.float32(INV_SQRT_2PI)
 
 
-# ---- dropout_math.h: the float32 functions ----------------------------------------------------
+# ---- math/bias_act_dropout.h: the float32 functions -------------------------------------------
 
 
 @njit(cache=True, inline="always", error_model="numpy")
@@ -149,7 +140,7 @@ def normal_cdf_f32(v):
     return tail if v < _F32_ZERO else _F32_ONE - tail
 
 
-# ---- dropout_math.h: the float64 functions, from libm ------------------------------------------
+# ---- math/bias_act_dropout.h: the float64 functions, from libm ---------------------------------
 
 
 @njit(cache=True, inline="always", error_model="numpy")
@@ -210,7 +201,7 @@ def _like(v, c):
     return lambda v, c: np.float64(c)
 
 
-# ---- dropout_math.h: the activations, written once for both compute types -----------------------
+# ---- math/bias_act_dropout.h: the activations, written once for both compute types --------------
 
 
 @njit(cache=True, inline="always", error_model="numpy")
@@ -247,7 +238,7 @@ def activate_grad(act, v, g):
     return g * (s + (v + v) * spread * slope)
 
 
-# ---- bias_act_dropout_kernel.cpp and bias_act_api.cpp ---------------------------------------------
+# ---- bias_act_dropout_kernel.cpp and bias_act_dropout.cpp ----------------------------------------
 
 
 def widen(x, kind):
@@ -303,7 +294,7 @@ def bias_act_dropout_chunks(n, runs, cols, kind, act, dy, x, bias, out, seed, of
         for t in range(start, end, TILE):
             m = min(TILE, end - t)
             tile_keeps(seed, offset, threshold, drop_all, unit + np.uint64(t - start), bit + (t - start), m, bits_in,
-                       _NO_DIMS, _NO_DIMS, keep)
+                       NO_DIMS, NO_DIMS, keep)
             # Row segments of the tile, so that the bias is read contiguously.
             i = 0
             while i < m:
@@ -342,41 +333,41 @@ def _checked_call(activation, dtype, x, bias, cols, p) -> _Call:
         raise ValueError(f"activation: expected relu, gelu or gelu_tanh, got {activation}")
     if not 0.0 <= p <= 1.0:
         raise ValueError("invalid value: p must be in [0, 1] and counts non-negative")
-    _, storage, compute = _kind(dtype)
+    _, storage, compute = kind_of(dtype)
     n = np.asarray(x).nbytes // np.dtype(storage).itemsize
     if cols < 0 or (n % cols if cols else n):  # cols = 0 only for an empty x
         raise ValueError("cols: must divide the number of elements of x")
-    xs = _buffer(x, "x", storage, n, False)
+    xs = buffer(x, "x", storage, n, False)
     # No bias adds +0, as the C++ does: zeros of any 16-bit format widen to +0.
-    bs = np.zeros(cols, storage) if bias is None else _buffer(bias, "bias", storage, cols, False)
+    bs = np.zeros(cols, storage) if bias is None else buffer(bias, "bias", storage, cols, False)
     return _Call(act, _STORAGE_KINDS[dtype], storage, compute, n, xs, bs)
 
 
 def _run_chunks(call: _Call, cols, dy, out, p, seed, offset, bits_in, bits_out, runs=None):
-    """Over the units of runs (None: unsharded, element i is unit i), as bias_act_api.cpp's run_over."""
-    unit_runs = _single_run(call.n) if runs is None else _unit_runs(runs, call.n)
+    """Over the units of runs (None: unsharded, element i is unit i), as bias_act_dropout.cpp's run_over."""
+    call_runs = single_run(call.n) if runs is None else unit_runs(runs, call.n)
     params = make_dropout_params(p, seed, offset)
-    _run(bias_act_dropout_chunks, call.n, call.n, unit_runs, cols, call.kind, call.act, dy, call.x, call.bias, out, *params[:4],
-         scale_of(params, call.compute), bits_in, bits_out, np.zeros(0, np.bool_))
+    run_kernel(bias_act_dropout_chunks, call.n, call.n, call_runs, cols, call.kind, call.act, dy, call.x, call.bias,
+               out, *params[:4], scale_of(params, call.compute), bits_in, bits_out, np.zeros(0, np.bool_))
 
 
 def bias_act_dropout_forward(activation, dtype, x, bias, y, cols, p, seed, offset, mask_bits=None):
     """The native module's bias_act_dropout_forward: y = dropout(act(x + bias)) over (n / cols, cols)
     data, bias (cols values) optional, keep bits optional."""
     call = _checked_call(activation, dtype, x, bias, cols, p)
-    ys = _buffer(y, "out", call.storage, call.n, True)
-    bits = _NO_BITS if mask_bits is None else _buffer(mask_bits, "mask_bits", np.uint8, (call.n + 7) // 8, True)
-    _run_chunks(call, cols, np.zeros(0, call.storage), ys, p, seed, offset, _NO_BITS, bits)
+    ys = buffer(y, "out", call.storage, call.n, True)
+    bits = NO_BITS if mask_bits is None else buffer(mask_bits, "mask_bits", np.uint8, (call.n + 7) // 8, True)
+    _run_chunks(call, cols, np.zeros(0, call.storage), ys, p, seed, offset, NO_BITS, bits)
 
 
 def bias_act_dropout_backward(activation, dtype, dy, x, bias, dx, cols, p, seed=0, offset=0, mask_bits=None):
     """The native module's bias_act_dropout_backward: dx = keep ? act'(x + bias) dy / (1 - p) : 0,
     keep read from mask_bits when given, else regenerated from (seed, offset)."""
     call = _checked_call(activation, dtype, x, bias, cols, p)
-    gs = _buffer(dy, "grad", call.storage, call.n, False)
-    dxs = _buffer(dx, "out", call.storage, call.n, True)
-    bits = _NO_BITS if mask_bits is None else _buffer(mask_bits, "mask_bits", np.uint8, (call.n + 7) // 8, False)
-    _run_chunks(call, cols, gs, dxs, p, seed, offset, bits, _NO_BITS)
+    gs = buffer(dy, "grad", call.storage, call.n, False)
+    dxs = buffer(dx, "out", call.storage, call.n, True)
+    bits = NO_BITS if mask_bits is None else buffer(mask_bits, "mask_bits", np.uint8, (call.n + 7) // 8, False)
+    _run_chunks(call, cols, gs, dxs, p, seed, offset, bits, NO_BITS)
 
 
 def bias_act_dropout_forward_runs(activation, dtype, x, bias, y, cols, p, seed, offset, runs):
@@ -384,13 +375,13 @@ def bias_act_dropout_forward_runs(activation, dtype, x, bias, y, cols, p, seed, 
     first + r * run_stride + j, runs being (first, run_length, run_stride); bias holds the shard's
     own cols values."""
     call = _checked_call(activation, dtype, x, bias, cols, p)
-    ys = _buffer(y, "out", call.storage, call.n, True)
-    _run_chunks(call, cols, np.zeros(0, call.storage), ys, p, seed, offset, _NO_BITS, _NO_BITS, runs)
+    ys = buffer(y, "out", call.storage, call.n, True)
+    _run_chunks(call, cols, np.zeros(0, call.storage), ys, p, seed, offset, NO_BITS, NO_BITS, runs)
 
 
 def bias_act_dropout_backward_runs(activation, dtype, dy, x, bias, dx, cols, p, seed, offset, runs):
     """Its backward, the mask regenerated from (seed, offset) over the runs."""
     call = _checked_call(activation, dtype, x, bias, cols, p)
-    gs = _buffer(dy, "grad", call.storage, call.n, False)
-    dxs = _buffer(dx, "out", call.storage, call.n, True)
-    _run_chunks(call, cols, gs, dxs, p, seed, offset, _NO_BITS, _NO_BITS, runs)
+    gs = buffer(dy, "grad", call.storage, call.n, False)
+    dxs = buffer(dx, "out", call.storage, call.n, True)
+    _run_chunks(call, cols, gs, dxs, p, seed, offset, NO_BITS, NO_BITS, runs)

@@ -1,11 +1,13 @@
 """Numba mirror of the fused bias + dropout + residual kernel.
 
 Twins: csrc/cpu/bias_dropout_add_kernel.cpp (the tile loop), bias_dropout_add_element in
-csrc/include/fastdrop/dropout_math.h, and bias_dropout_add_over in csrc/cpu/api.cpp (chunks of
-the call's runs in parallel) with its entry points fastdrop_bias_dropout_add_forward and
-fastdrop_bias_dropout_add_forward_runs. The stream, keeps, masks, chunks of runs and 16-bit
-conversions are _numba.dropout'. The bias is indexed by an element's local column, its position
-modulo cols, whatever its unit: a shard holds its own columns' bias values.
+csrc/include/fastdrop/math/bias_dropout_add.h, and bias_dropout_add_over in
+csrc/cpu/bias_dropout_add.cpp (chunks of the call's runs in parallel) with its entry points
+fastdrop_bias_dropout_add_forward and fastdrop_bias_dropout_add_forward_runs. The stream and the
+16-bit conversions are philox_stream.py's, the keeps and masks of a tile dropout_kernel.py's
+(csrc/cpu/fused_tiles.h), the chunks of runs api_common.py's. The bias is indexed by an element's
+local column, its position modulo cols, whatever its unit: a shard holds its own columns' bias
+values.
 """
 
 from __future__ import annotations
@@ -13,26 +15,16 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from .dropout import (
-    _NO_BITS,
-    _NO_DIMS,
-    SKEWED_TILE,
+from .api_common import buffer, run_chunk, run_chunk_count, run_kernel, single_run, unit_runs
+from .dropout_kernel import NO_BITS, NO_DIMS, SKEWED_TILE, kind_of, store_masks, tile_keeps
+from .philox_stream import (
     TILE,
-    _buffer,
-    _kind,
-    _run,
-    _single_run,
-    _unit_runs,
     bfloat16_to_float,
     float_to_bfloat16_rne,
     float_to_half_rne,
     half_to_float,
     make_dropout_params,
-    run_chunk,
-    run_chunk_count,
     scale_of,
-    store_masks,
-    tile_keeps,
 )
 
 
@@ -42,7 +34,7 @@ def bias_dropout_add_element(x, b, r, keep, scale):
     return r + ((x + b) * scale if keep else scale * np.float32(0))
 
 
-# One kernel per storage kind, as in _numba.dropout: they differ only in how values widen and
+# One kernel per storage kind, as in dropout_kernel.py: they differ only in how values widen and
 # round back (16-bit floats arrive as uint16 bits, so the type alone cannot tell them apart).
 
 
@@ -55,8 +47,8 @@ def bias_dropout_add_float16(n, runs, cols, x, bias, residual, y, seed, offset, 
         start, end, unit, bit = run_chunk(c, per_run, runs)
         for t in range(start, end, TILE):
             m = min(TILE, end - t)
-            tile_keeps(seed, offset, threshold, drop_all, unit + np.uint64(t - start), t, m, _NO_BITS, _NO_DIMS,
-                       _NO_DIMS, keep)
+            tile_keeps(seed, offset, threshold, drop_all, unit + np.uint64(t - start), t, m, NO_BITS, NO_DIMS,
+                       NO_DIMS, keep)
             for i in range(m):
                 b = half_to_float(bias[(t + i) % cols]) if bias.size else np.float32(0)
                 y[t + i] = float_to_half_rne(bias_dropout_add_element(
@@ -73,8 +65,8 @@ def bias_dropout_add_bfloat16(n, runs, cols, x, bias, residual, y, seed, offset,
         start, end, unit, bit = run_chunk(c, per_run, runs)
         for t in range(start, end, TILE):
             m = min(TILE, end - t)
-            tile_keeps(seed, offset, threshold, drop_all, unit + np.uint64(t - start), t, m, _NO_BITS, _NO_DIMS,
-                       _NO_DIMS, keep)
+            tile_keeps(seed, offset, threshold, drop_all, unit + np.uint64(t - start), t, m, NO_BITS, NO_DIMS,
+                       NO_DIMS, keep)
             for i in range(m):
                 b = bfloat16_to_float(bias[(t + i) % cols]) if bias.size else np.float32(0)
                 y[t + i] = float_to_bfloat16_rne(bias_dropout_add_element(
@@ -92,8 +84,8 @@ def bias_dropout_add_float(n, runs, cols, x, bias, residual, y, seed, offset, th
         start, end, unit, bit = run_chunk(c, per_run, runs)
         for t in range(start, end, TILE):
             m = min(TILE, end - t)
-            tile_keeps(seed, offset, threshold, drop_all, unit + np.uint64(t - start), t, m, _NO_BITS, _NO_DIMS,
-                       _NO_DIMS, keep)
+            tile_keeps(seed, offset, threshold, drop_all, unit + np.uint64(t - start), t, m, NO_BITS, NO_DIMS,
+                       NO_DIMS, keep)
             for i in range(m):
                 b = bias[(t + i) % cols] if bias.size else scale * np.float32(0)
                 y[t + i] = bias_dropout_add_element(x[t + i], b, residual[t + i], keep[i] != 0, scale)
@@ -105,21 +97,22 @@ _KERNELS = {"float16": bias_dropout_add_float16, "bfloat16": bias_dropout_add_bf
 
 
 def _bias_dropout_add_over(dtype, x, bias, residual, y, cols, p, seed, offset, runs, mask_bits):
-    """Over the units of runs (None: unsharded, element i is unit i), as api.cpp's bias_dropout_add_over."""
-    _, storage, compute = _kind(dtype)
+    """Over the units of runs (None: unsharded, element i is unit i), as bias_dropout_add.cpp's
+    bias_dropout_add_over."""
+    _, storage, compute = kind_of(dtype)
     n = np.asarray(x).nbytes // np.dtype(storage).itemsize
     if cols <= 0 or n % cols:
         raise ValueError("cols: must divide the number of elements of x")
-    xs = _buffer(x, "x", storage, n, False)
-    bs = np.zeros(0, storage) if bias is None else _buffer(bias, "bias", storage, cols, False)
-    rs = _buffer(residual, "residual", storage, n, False)
-    ys = _buffer(y, "out", storage, n, True)
-    bits = _NO_BITS if mask_bits is None else _buffer(mask_bits, "mask_bits", np.uint8, (n + 7) // 8, True)
-    unit_runs = _single_run(n) if runs is None else _unit_runs(runs, n)
+    xs = buffer(x, "x", storage, n, False)
+    bs = np.zeros(0, storage) if bias is None else buffer(bias, "bias", storage, cols, False)
+    rs = buffer(residual, "residual", storage, n, False)
+    ys = buffer(y, "out", storage, n, True)
+    bits = NO_BITS if mask_bits is None else buffer(mask_bits, "mask_bits", np.uint8, (n + 7) // 8, True)
+    call_runs = single_run(n) if runs is None else unit_runs(runs, n)
     params = make_dropout_params(p, seed, offset)
     seed_, offset_, threshold, drop_all = params[:4]
-    _run(_KERNELS[dtype], n, n, unit_runs, cols, xs, bs, rs, ys, seed_, offset_, threshold, drop_all,
-         scale_of(params, compute), bits, np.zeros(0, np.bool_))
+    run_kernel(_KERNELS[dtype], n, n, call_runs, cols, xs, bs, rs, ys, seed_, offset_, threshold, drop_all,
+               scale_of(params, compute), bits, np.zeros(0, np.bool_))
 
 
 def bias_dropout_add_forward(dtype, x, bias, residual, y, cols, p, seed, offset, mask_bits=None):

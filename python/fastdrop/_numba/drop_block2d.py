@@ -1,20 +1,20 @@
 """Numba mirror of DropBlock, bit-identical to the C++ core.
 
 Its C++ twins, whose names and structure it keeps:
-- csrc/include/fastdrop/dropout_math.h: drop_block_gamma, make_drop_block_params and
+- csrc/include/fastdrop/math/drop_block2d.h: drop_block_gamma, make_drop_block_params and
   dilate_eight_columns (drop_block_scale is _rules.drop_block2d's, which the front-ends share);
-- csrc/cpu/drop_block_kernel.cpp: the first pass, one plane at a time (dilate_seed_row,
+- csrc/cpu/drop_block2d_kernel.cpp: the first pass, one plane at a time (dilate_seed_row,
   append_mask_bits, or_into, keep_unless_either, count_ones, keep_bits): a seed row's drops from
   the stream, dilated along the row by a sliding count eight columns at a time and down the
   columns by van Herk / Gil-Werman's prefix and suffix ORs;
-- csrc/cpu/drop_block_api.cpp: fastdrop_drop_block2d_forward, runs of whole planes in parallel
+- csrc/cpu/drop_block2d.cpp: fastdrop_drop_block2d_forward, runs of whole planes in parallel
   (planes_per_run), the scale, then the second pass;
-- csrc/cpu/api.cpp: fastdrop_apply_mask_bits_scale, the second pass and the backward: the tile
-  loop of _numba.dropout with the keep bits and an explicit scale.
+- fastdrop_apply_mask_bits_scale of the C ABI, the second pass and the backward: the tile loop
+  of dropout_kernel.py with the keep bits and an explicit scale.
 
-The interface is fastdrop._native's (drop_block2d_forward, apply_mask_bits_scale). The stream,
-the keep decision, the bit packing and the buffer checks are _numba.dropout'; as there, 32-bit
-words are carried in uint64 and fastmath stays off.
+The interface is fastdrop._native's (drop_block2d_forward, apply_mask_bits_scale). The stream and
+the keep decision are philox_stream.py's, the bit packing dropout_kernel.py's, the buffer checks
+api_common.py's; as there, 32-bit words are carried in uint64 and fastmath stays off.
 """
 
 from __future__ import annotations
@@ -25,20 +25,10 @@ import numpy as np
 from numba import njit, prange
 
 from .._rules.drop_block2d import drop_block_scale
-from .dropout import (
-    CHUNK,
-    TILE,
-    _buffer,
-    _dropout_op,
-    _kind,
-    _run,
-    _run_dropout,
-    _single_run,
-    keeps,
-    make_dropout_params,
-    pack8,
-    tile_words,
-)
+from .api_common import CHUNK, buffer, run_kernel, single_run
+from .dropout_kernel import kind_of, pack8, run_dropout
+from .element_ops import dropout_op
+from .philox_stream import TILE, keeps, make_dropout_params, tile_words
 
 _ONES = np.uint64(0x0101010101010101)
 _SEVEN_FS = np.uint64(0x7F7F7F7F7F7F7F7F)
@@ -46,7 +36,7 @@ _U7 = np.uint64(7)
 _U56 = np.uint64(56)
 
 
-# ---- dropout_math.h -------------------------------------------------------------------------
+# ---- math/drop_block2d.h --------------------------------------------------------------------
 
 
 def drop_block_gamma(p, height, width, block_size):
@@ -73,7 +63,7 @@ def dilate_eight_columns(entering, leaving, count):
     return ((differ + _SEVEN_FS) >> _U7) & _ONES, count
 
 
-# ---- drop_block_kernel.cpp ------------------------------------------------------------------
+# ---- drop_block2d_kernel.cpp ----------------------------------------------------------------
 
 
 @njit(cache=True, inline="always")
@@ -191,7 +181,7 @@ def keep_bits(first_plane, planes, seed, offset, threshold, drop_all, height, wi
     return kept
 
 
-# ---- drop_block_api.cpp ---------------------------------------------------------------------
+# ---- drop_block2d.cpp -----------------------------------------------------------------------
 
 
 def planes_per_run(plane_size):
@@ -217,7 +207,7 @@ def keep_bits_runs(planes, run, seed, offset, threshold, drop_all, height, width
 
 
 def _check_block(shape, block_size, eps):
-    """The native module's checks (bind_drop_block.cpp), with its messages."""
+    """The native module's checks (src/bind_drop_block2d.cpp), with its messages."""
     if len(shape) != 4:
         raise ValueError("shape: expected (batch, channels, height, width)")
     if any(size < 0 for size in shape):
@@ -240,22 +230,22 @@ def _check_p(p):
 def drop_block2d_forward(dtype, x, y, shape, block_size, p, eps, seed, offset, mask_bits):
     """DropBlock of x, (batch, channels, height, width) row-major, into y (may be x); writes the
     element keep bits and returns the scale numel / (eps + kept)."""
-    _, storage, _ = _kind(dtype)
+    _, storage, _ = kind_of(dtype)
     shape = [int(size) for size in shape]
     block_size, eps, p = int(block_size), float(eps), _check_p(p)
     _check_block(shape, block_size, eps)
     n = np.asarray(x).nbytes // np.dtype(storage).itemsize
     if math.prod(shape) != n:
         raise ValueError("shape: must have as many elements as x")
-    xs = _buffer(x, "x", storage, n, False)
-    ys = _buffer(y, "out", storage, n, True)
-    bits = _buffer(mask_bits, "mask_bits", np.uint8, (n + 7) // 8, True)
+    xs = buffer(x, "x", storage, n, False)
+    ys = buffer(y, "out", storage, n, True)
+    bits = buffer(mask_bits, "mask_bits", np.uint8, (n + 7) // 8, True)
     batch, channels, height, width = shape
     seed_, offset_, threshold, drop_all = make_drop_block_params(p, height, width, block_size, seed, offset)
     kept = 0
     if n:
-        kept = int(_run(keep_bits_runs, n, batch * channels, planes_per_run(height * width), seed_, offset_,
-                        threshold, drop_all, height, width, block_size, bits))
+        kept = int(run_kernel(keep_bits_runs, n, batch * channels, planes_per_run(height * width), seed_, offset_,
+                              threshold, drop_all, height, width, block_size, bits))
     scale = drop_block_scale(n, kept, eps)
     apply_mask_bits_scale(dtype, xs, ys, scale, bits)
     return scale
@@ -263,13 +253,13 @@ def drop_block2d_forward(dtype, x, y, shape, block_size, p, eps, seed, offset, m
 
 def apply_mask_bits_scale(dtype, x, y, scale, mask_bits):
     """y = keep ? x * scale : 0 with keep from bit (i & 7) of mask_bits[i >> 3]; y may be x."""
-    kernel, storage, compute = _kind(dtype)
+    kernel, storage, compute = kind_of(dtype)
     scale = float(scale)
     if not math.isfinite(scale):
         raise ValueError("scale: expected a finite number")
     n = np.asarray(x).nbytes // np.dtype(storage).itemsize
-    xs = _buffer(x, "x", storage, n, False)
-    ys = _buffer(y, "out", storage, n, True)
-    bits = _buffer(mask_bits, "mask_bits", np.uint8, (n + 7) // 8, False)
-    _run_dropout(kernel, n, _single_run(n), xs, ys, make_dropout_params(0.0, 0, 0), _dropout_op(compute(scale)),
-                 bits_in=bits)
+    xs = buffer(x, "x", storage, n, False)
+    ys = buffer(y, "out", storage, n, True)
+    bits = buffer(mask_bits, "mask_bits", np.uint8, (n + 7) // 8, False)
+    run_dropout(kernel, n, single_run(n), xs, ys, make_dropout_params(0.0, 0, 0), dropout_op(compute(scale)),
+                bits_in=bits)

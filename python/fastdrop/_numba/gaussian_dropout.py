@@ -1,18 +1,18 @@
 """Numba mirror of Gaussian dropout, bit-identical to the C++ core.
 
 Its C++ twins, whose names and order of operations it keeps:
-- csrc/include/fastdrop/dropout_math.h: make_gaussian_params, split_word_plus_one, exp2i,
+- csrc/include/fastdrop/math/gaussian_dropout.h: make_gaussian_params, split_word_plus_one,
   log_unit, quarter_turns, rotate_quarters, sincos_turn, gaussian_pair, gaussian_element (the
   float32 and float64 overloads here have a suffix each);
-- csrc/cpu/gaussian_kernel.cpp: the tile loop (noise of the tile's pairs, then y = x * n);
-- csrc/cpu/gaussian_api.cpp: gaussian_apply (pair_aligned runs, chunks in parallel) and the entry
+- csrc/cpu/gaussian_dropout_kernel.cpp: the tile loop (noise of the tile's pairs, then y = x * n);
+- csrc/cpu/gaussian_dropout.cpp: gaussian_apply (pair_aligned runs, chunks in parallel) and the entry
   points fastdrop_gaussian_dropout_forward, _backward and their _runs.
 
 The interface is fastdrop._native's (gaussian_forward, gaussian_backward, gaussian_forward_runs,
-gaussian_backward_runs). The stream, the chunks of a call's runs, the 16-bit conversions and the
-buffer checks are _numba.dropout'. As there, 32-bit words are carried in uint64 with explicit
-np.uint64 constants, float32 constants are np.float32 so that float32 arithmetic stays float32,
-and fastmath stays off.
+gaussian_backward_runs). The stream, exp2i and the 16-bit conversions are philox_stream.py's, the
+chunks of a call's runs and the buffer checks api_common.py's. As there, 32-bit words are carried in
+uint64 with explicit np.uint64 constants, float32 constants are np.float32 so that float32
+arithmetic stays float32, and fastmath stays off.
 """
 
 from __future__ import annotations
@@ -22,20 +22,16 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from .dropout import (
-    _elementwise_arrays,
-    _run,
-    _single_run,
-    _unit_runs,
+from .api_common import run_chunk, run_chunk_count, run_kernel, single_run, unit_runs
+from .dropout_kernel import elementwise_arrays
+from .philox_stream import (
     bfloat16_to_float,
+    exp2i,
     float_as_u32,
     float_to_bfloat16_rne,
     float_to_half_rne,
     half_to_float,
-    run_chunk,
-    run_chunk_count,
     stream_block,
-    u32_as_float,
 )
 
 _U2 = np.uint64(2)
@@ -50,7 +46,7 @@ _THREE = np.uint64(3)
 _SQRT_HALF_SHIFT = np.uint64(0x3F800000 - 0x3F3504F3)
 _HALF_QUARTER = np.uint64(0x20000000)
 
-# Units per tile (gaussian_kernel.cpp has 96 for the C++ vector stream; any multiple of 4 gives
+# Units per tile (gaussian_dropout_kernel.cpp has 96 for the C++ vector stream; any multiple of 4 gives
 # the same values).
 TILE = 1024
 # Noise a tile computes: that of whole blocks from the block of its first unit, which in a shard
@@ -97,12 +93,6 @@ def split_word_plus_one(w):
     lo = np.float32(np.int64((w & _LOW8) + _ONE))
     k = np.int64(((float_as_u32(hi + lo) + _SQRT_HALF_SHIFT) & _LOW32) >> _U23) - 127
     return k, hi, lo
-
-
-@njit(cache=True, inline="always")
-def exp2i(e):
-    """2^e as a float32, for an integer e in [-126, 127]."""
-    return u32_as_float(np.uint64(e + 127) << _U23)
 
 
 @njit(cache=True, inline="always")
@@ -199,12 +189,12 @@ def gaussian_pair_f64(word_even, word_odd, sigma):
     return 1.0 + sigma * (r * cos_t), 1.0 + sigma * (r * sin_t)
 
 
-# ---- gaussian_kernel.cpp: the noise of a tile's blocks, one kernel per storage kind ----------
+# ---- gaussian_dropout_kernel.cpp: the noise of a tile's blocks, one kernel per storage kind --
 # A tile's first unit is even (runs are checked to keep pairs whole), so its noise is that of
 # whole blocks from the block of that unit, read from the unit's place in them (skew 0 or 2; 0
 # in an unsharded call, whose tiles start at multiples of TILE), as the C++ reads its words from
 # words + (unit & 3). The kernels differ only in how values widen and round back, as in
-# _numba.dropout.
+# dropout_kernel.py.
 
 
 @njit(cache=True, inline="always")
@@ -283,7 +273,7 @@ def gaussian_float64(n, runs, x, y, seed, offset, sigma):
                 y[t + i] = x[t + i] * noise[skew + i]
 
 
-# ---- gaussian_api.cpp: the module interface (fastdrop._native's) -----------------------------
+# ---- gaussian_dropout.cpp: the module interface (fastdrop._native's) -------------------------
 
 _KERNELS = {"float16": gaussian_float16, "bfloat16": gaussian_bfloat16, "float32": gaussian_float32,
             "float64": gaussian_float64}
@@ -297,22 +287,22 @@ def _check_p(p):
 
 
 def _pair_runs(runs, n):
-    """runs as _unit_runs checks them, and pair_aligned: first, run_length and run_stride even, so
+    """runs as unit_runs checks them, and pair_aligned: first, run_length and run_stride even, so
     that no Box-Muller pair is split between shards."""
-    unit_runs = _unit_runs(runs, n)
-    if any(int(v) % 2 for v in unit_runs):
+    call_runs = unit_runs(runs, n)
+    if any(int(v) % 2 for v in call_runs):
         raise ValueError("runs: first, run_length and run_stride must be even (whole Box-Muller pairs)")
-    return unit_runs
+    return call_runs
 
 
 def _apply(in_name, dtype, src, dst, p, seed, offset, runs):
     """gaussian_apply: dst = src * n over the units of runs (None: unsharded, element i is unit i)."""
-    _, compute, n, xs, ys = _elementwise_arrays(dtype, in_name, src, dst)
+    _, compute, n, xs, ys = elementwise_arrays(dtype, in_name, src, dst)
     p = _check_p(p)
-    unit_runs = _single_run(n) if runs is None else _pair_runs(runs, n)
+    call_runs = single_run(n) if runs is None else _pair_runs(runs, n)
     sigma_f32, sigma_f64 = make_gaussian_params(p)
-    _run(_KERNELS[dtype], n, n, unit_runs, xs, ys, np.uint64(seed), np.uint64(offset),
-         sigma_f64 if compute is np.float64 else sigma_f32)
+    run_kernel(_KERNELS[dtype], n, n, call_runs, xs, ys, np.uint64(seed), np.uint64(offset),
+               sigma_f64 if compute is np.float64 else sigma_f32)
 
 
 def gaussian_forward(dtype, x, y, p, seed, offset):

@@ -1,12 +1,13 @@
-"""The broadcast and alpha variants on NumPy arrays: keep bits drawn for the units of a noise
-shape, then one pass over the data that applies them (docs/design.md, Variants)."""
+"""The units family on NumPy arrays (dropout with a noise shape, dropout1d/2d/3d, feature alpha
+dropout, stochastic depth) over the shared entry point apply_mask_bits: keep bits drawn for the
+units of a noise shape, then one pass over the data that applies them (docs/design.md, Variants)."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from .._common import backend
-from .._common.arrays import as_input_array, check_out, finish, kernel_dtype, mask_bits_for_units
+from .._common.arrays import as_input_array, check_out, finish, flat_raw, kernel_dtype, mask_bits_for_units
 from .._common.broadcast import check_noise_shape, memory_order, plan
 from .._common.checks import check_mask_format, check_p
 from .._common.generator import resolve_seed_offset
@@ -15,10 +16,6 @@ from .._rules.apply_mask_bits import feature_noise_shape, spatial_noise_shape, s
 
 # The kernel applied in backward for each forward kind.
 GRAD_KIND = {"dropout": "dropout", "alpha": "alpha_grad"}
-
-
-def _raw(a: np.ndarray) -> np.ndarray:
-    return a.view(np.uint16) if a.dtype.name == "bfloat16" else a
 
 
 def _element_strides(a: np.ndarray):
@@ -38,8 +35,8 @@ def apply_units(kind: str, x: np.ndarray, p: float, noise, bits: np.ndarray, out
     y = np.empty_like(src)
     if out is not None and out.strides == src.strides and (out is src or not np.may_share_memory(out, src)):
         y = out
-    flat = lambda a: _raw(a.transpose(the_plan.order).reshape(-1))  # noqa: E731
-    backend.active().apply_mask_bits(kind, kernel_dtype(x.dtype, "x"), flat(src), flat(y), list(the_plan.shape),
+    backend.active().apply_mask_bits(kind, kernel_dtype(x.dtype, "x"), flat_raw(src.transpose(the_plan.order)),
+                                      flat_raw(y.transpose(the_plan.order)), list(the_plan.shape),
                                       list(the_plan.unit_strides), p, bits)
     return finish(y, out)
 
@@ -59,9 +56,11 @@ def units_layout(x: np.ndarray, noise_of, shard):
 
 
 def masked(x, p, kind: str, noise_of, *, training=True, seed=None, offset=None, generator=None, out=None,
-           return_mask=False, mask_format="bool", shard=None):
+           return_mask=False, mask_format="bool", shard=None, fused=None):
     """Forward of a broadcast variant: noise_of(shape) gives the noise shape of x (of the logical
-    tensor when x is a shard of one)."""
+    tensor when x is a shard of one). fused(kernels, dtype, x, p, seed, offset, bits, out), when
+    given, is the op's own kernel for a call whose every element is its own unit: it draws the
+    bits and applies them in one pass."""
     x = as_input_array(x, "x")
     dtype = kernel_dtype(x.dtype, "x")
     p = check_p(p)
@@ -76,13 +75,8 @@ def masked(x, p, kind: str, noise_of, *, training=True, seed=None, offset=None, 
     seed, offset = resolve_seed_offset(seed, offset, generator)
     kernels = backend.active()
     bits = np.empty(layout.bits_size, np.uint8)
-    if kind == "alpha" and tuple(noise) == x.shape and layout.runs is None:
-        # One unit per element: the fused kernel draws and applies in the same pass.
-        src = np.asarray(x, order="C")
-        y = out if out is not None and out.flags.c_contiguous and not np.may_share_memory(out, src) else None
-        y = np.empty_like(src) if y is None else y
-        kernels.alpha_forward(dtype, _raw(src.reshape(-1)), _raw(y.reshape(-1)), p, seed, offset, bits)
-        y = finish(y, out)
+    if fused is not None and tuple(noise) == x.shape and layout.runs is None:
+        y = fused(kernels, dtype, x, p, seed, offset, bits, out)
     else:
         draw_unit_bits(kernels, layout, p, seed, offset, bits)
         y = apply_units(kind, x, p, noise, bits, out, layout.strides)
@@ -113,7 +107,7 @@ def masked_backward(grad, p, kind: str, noise_shape, *, seed=None, offset=None, 
     return apply_units(GRAD_KIND[kind], grad, p, layout.noise, bits, out, layout.strides)
 
 
-def _keyword_doc(what: str) -> str:
+def keyword_doc(what: str) -> str:
     return (f"{what}\n\n    Keywords as fastdrop.dropout; return_mask gives the mask of the units (one per "
             "noise-shape element); shard=fastdrop.Shard(global_shape, dim, start) for a slice of a larger tensor.")
 
@@ -130,10 +124,6 @@ def dropout3d(x, p=0.5, **kwargs):
     return masked(x, p, "dropout", lambda s: spatial_noise_shape(s, "dropout3d"), **kwargs)
 
 
-def alpha_dropout(x, p=0.5, **kwargs):
-    return masked(x, p, "alpha", tuple, **kwargs)
-
-
 def feature_alpha_dropout(x, p=0.5, **kwargs):
     return masked(x, p, "alpha", lambda s: feature_noise_shape(s, "feature_alpha_dropout"), **kwargs)
 
@@ -143,15 +133,9 @@ def stochastic_depth(x, p, mode="row", **kwargs):
     return masked(x, p, "dropout", lambda s: stochastic_depth_noise_shape(s, mode), **kwargs)
 
 
-def alpha_dropout_backward(grad, p=0.5, *, seed=None, offset=None, mask=None, out=None, noise_shape=None, shard=None):
-    return masked_backward(grad, p, "alpha", noise_shape, seed=seed, offset=offset, mask=mask, out=out, shard=shard)
-
-
-dropout1d.__doc__ = _keyword_doc("Channel-wise dropout of (N, C, L) or unbatched (C, L) arrays.")
-dropout2d.__doc__ = _keyword_doc("Channel-wise dropout of (N, C, H, W) or unbatched (C, H, W) arrays.")
-dropout3d.__doc__ = _keyword_doc("Channel-wise dropout of (N, C, D, H, W) or unbatched (C, D, H, W) arrays.")
-alpha_dropout.__doc__ = _keyword_doc("Alpha dropout (for SELU networks) with PyTorch's constants.")
-feature_alpha_dropout.__doc__ = _keyword_doc("Alpha dropout with one unit per (sample, channel).")
-stochastic_depth.__doc__ = _keyword_doc(
+dropout1d.__doc__ = keyword_doc("Channel-wise dropout of (N, C, L) or unbatched (C, L) arrays.")
+dropout2d.__doc__ = keyword_doc("Channel-wise dropout of (N, C, H, W) or unbatched (C, H, W) arrays.")
+dropout3d.__doc__ = keyword_doc("Channel-wise dropout of (N, C, D, H, W) or unbatched (C, D, H, W) arrays.")
+feature_alpha_dropout.__doc__ = keyword_doc("Alpha dropout with one unit per (sample, channel).")
+stochastic_depth.__doc__ = keyword_doc(
     "torchvision's stochastic depth: drop whole samples (mode='row') or the whole batch ('batch').")
-alpha_dropout_backward.__doc__ = "Gradient of alpha_dropout / feature_alpha_dropout (noise_shape for the latter)."

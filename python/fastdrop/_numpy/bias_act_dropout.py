@@ -6,14 +6,10 @@ import numpy as np
 
 from .._common import backend
 from .._common.arrays import as_input_array, check_out, finish, flat_raw, kernel_dtype, mask_bits_of, target
-from .._common.bias import bias_gradient, check_bias
+from .._common.bias import bias_gradient, check_bias, flat_bias
 from .._common.checks import check_activation, check_p
 from .._common.generator import resolve_seed_offset
 from .._common.shard import runs_of
-
-
-def _flat_bias(bias):
-    return None if bias is None else flat_raw(np.asarray(bias, order="C"))
 
 
 def bias_act_dropout(x, bias, p=0.5, *, activation="relu", approximate="none", training=True, seed=None, offset=None,
@@ -38,7 +34,7 @@ def bias_act_dropout(x, bias, p=0.5, *, activation="relu", approximate="none", t
     if y is out and bias is not None and np.may_share_memory(out, bias):
         y = np.empty(src.shape, src.dtype)  # the kernel reads the bias while it writes y
     bits = np.empty((src.size + 7) // 8, np.uint8) if return_mask else None
-    arrays = (kernel, dtype, flat_raw(src), _flat_bias(bias), flat_raw(y), x.shape[-1], p if training else 0.0,
+    arrays = (kernel, dtype, flat_raw(src), flat_bias(bias), flat_raw(y), x.shape[-1], p if training else 0.0,
               seed, offset)
     if runs is None:
         backend.active().bias_act_dropout_forward(*arrays, bits)
@@ -77,7 +73,7 @@ def bias_act_dropout_backward(grad, x, bias, p=0.5, *, activation="relu", approx
         seed, offset = resolve_seed_offset(seed, offset, None)
     grad_x = np.empty(x.shape, x.dtype)
     arrays = (kernel, dtype, flat_raw(np.asarray(grad, order="C")), flat_raw(np.asarray(x, order="C")),
-              _flat_bias(bias), flat_raw(grad_x), x.shape[-1], p)
+              flat_bias(bias), flat_raw(grad_x), x.shape[-1], p)
     if runs is None:
         backend.active().bias_act_dropout_backward(*arrays, seed or 0, offset or 0, bits)
     else:

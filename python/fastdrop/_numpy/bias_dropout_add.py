@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from .._common import backend
-from .._common.arrays import as_input_array, check_out, finish, flat_raw, kernel_dtype, target
-from .._common.bias import bias_gradient, check_bias_residual
+from .._common.arrays import as_input_array, check_out, finish, flat_raw, kernel_dtype, mask_from_bits, target
+from .._common.bias import bias_gradient, check_bias_residual, flat_bias
 from .._common.checks import check_mask_format, check_p
 from .._common.generator import resolve_seed_offset
 from .._common.shard import runs_of
@@ -35,18 +35,14 @@ def bias_dropout_add(x, bias, residual, p=0.5, *, training=True, seed=None, offs
         y = np.empty_like(src)
     bits = np.empty((src.size + 7) // 8, np.uint8) if return_mask else None
     cols = max(x.shape[-1], 1)
-    arrays = (flat_raw(src), None if bias is None else flat_raw(np.asarray(bias, order="C")),
-              flat_raw(np.asarray(residual, order="C")), flat_raw(y), cols, p_applied, seed, offset)
+    arrays = (flat_raw(src), flat_bias(bias), flat_raw(np.asarray(residual, order="C")), flat_raw(y), cols, p_applied,
+              seed, offset)
     if runs is None:
         backend.active().bias_dropout_add_forward(dtype, *arrays, bits)
     else:
         backend.active().bias_dropout_add_forward_runs(dtype, *arrays, runs)
     y = finish(y, out)
-    if not return_mask:
-        return y
-    if mask_format == "bool":
-        return y, np.unpackbits(bits, count=src.size, bitorder="little").astype(np.bool_).reshape(x.shape)
-    return y, bits
+    return (y, mask_from_bits(bits, x.shape, mask_format)) if return_mask else y
 
 
 def bias_dropout_add_backward(grad, p=0.5, *, seed=None, offset=None, mask=None, has_bias=True, shard=None):

@@ -9,7 +9,16 @@ from __future__ import annotations
 import numpy as np
 
 from .._common import backend
-from .._common.arrays import as_input_array, check_out, finish, flat_raw, kernel_dtype, mask_bits_of, target
+from .._common.arrays import (
+    as_input_array,
+    check_out,
+    finish,
+    flat_raw,
+    kernel_dtype,
+    mask_bits_of,
+    mask_from_bits,
+    target,
+)
 from .._common.checks import check_mask_format, check_p
 from .._common.generator import resolve_seed_offset
 from .._rules.drop_block2d import batched_shape, check_block_fits, check_block_size, check_eps, drop_block_scale
@@ -22,12 +31,6 @@ def _count_kept(bits: np.ndarray, n: int) -> int:
     """Set bits among the first n of packed bits (a caller's bits past n may be anything)."""
     whole = int(_POPCOUNT[bits[:n // 8]].sum(dtype=np.int64))
     return whole + (int(_POPCOUNT[bits[n // 8] & ((1 << n % 8) - 1)]) if n % 8 else 0)
-
-
-def _mask(bits: np.ndarray, shape, mask_format: str) -> np.ndarray:
-    if mask_format == "bits":
-        return bits
-    return np.unpackbits(bits, count=int(np.prod(shape, dtype=np.int64)), bitorder="little").astype(np.bool_).reshape(shape)
 
 
 def drop_block2d(x, p=0.1, block_size=7, *, training=True, eps=1e-6, seed=None, offset=None, generator=None, out=None,
@@ -57,7 +60,7 @@ def drop_block2d(x, p=0.1, block_size=7, *, training=True, eps=1e-6, seed=None, 
     if not training or p == 0.0:
         y = finish(x, out) if out is not None else x
         keep_all = np.packbits(np.ones(x.size, np.bool_), bitorder="little")
-        return (y, _mask(keep_all, x.shape, mask_format)) if return_mask else y
+        return (y, mask_from_bits(keep_all, x.shape, mask_format)) if return_mask else y
     check_block_fits(block_size, shape)
     seed, offset = resolve_seed_offset(seed, offset, generator)
     src = np.asarray(x, order="C")
@@ -66,7 +69,7 @@ def drop_block2d(x, p=0.1, block_size=7, *, training=True, eps=1e-6, seed=None, 
     backend.active().drop_block2d_forward(dtype, flat_raw(src), flat_raw(y), list(shape), block_size, p, eps, seed,
                                            offset, bits)
     y = finish(y, out)
-    return (y, _mask(bits, x.shape, mask_format)) if return_mask else y
+    return (y, mask_from_bits(bits, x.shape, mask_format)) if return_mask else y
 
 
 def drop_block2d_backward(grad, p=0.1, block_size=7, *, eps=1e-6, seed=None, offset=None, mask=None, out=None):

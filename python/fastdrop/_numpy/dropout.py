@@ -14,14 +14,13 @@ from .._common.broadcast import check_noise_shape
 from .._common.checks import check_mask_format, check_p
 from .._common.generator import resolve_seed_offset
 from .._common.shard import runs_of
+from .apply_mask_bits import masked, masked_backward
 
 
 def dropout(x, p=0.5, *, training=True, seed=None, offset=None, generator=None, out=None,
             return_mask=False, mask_format="bool", noise_shape=None, shard=None):
     """Inverted dropout of a NumPy array; see fastdrop.dropout."""
     if noise_shape is not None or (shard is not None and return_mask):
-        from .apply_mask_bits import masked
-
         noise_of = tuple if noise_shape is None else lambda shape: check_noise_shape(noise_shape, shape)
         return masked(x, p, "dropout", noise_of, training=training, seed=seed, offset=offset, generator=generator,
                       out=out, return_mask=return_mask, mask_format=mask_format, shard=shard)
@@ -63,8 +62,6 @@ def dropout_backward(grad, p=0.5, *, seed=None, offset=None, mask=None, out=None
     With noise_shape, the mask is that of the units (bool of the noise shape, or their bits).
     shard: as the forward's, for a slice of a larger tensor."""
     if noise_shape is not None:
-        from .apply_mask_bits import masked_backward
-
         return masked_backward(grad, p, "dropout", noise_shape, seed=seed, offset=offset, mask=mask, out=out,
                                shard=shard)
     grad = as_input_array(grad, "grad")

@@ -60,6 +60,6 @@ def check_block_fits(block_size: int, shape) -> None:
 
 
 def drop_block_scale(numel: int, kept: int, eps: float) -> float:
-    """numel / (eps + kept) in double, 0 when nothing is kept (drop_block_scale in dropout_math.h)."""
+    """numel / (eps + kept) in double, 0 when nothing is kept (drop_block_scale in math/drop_block2d.h)."""
     return 0.0 if kept == 0 else numel / (eps + kept)
 
