@@ -6,15 +6,24 @@ that picks one of them.
 
 An op fastdrop::<name> takes tensors and scalars and returns (y, *kept): y the result, kept what
 its backward needs (mask bits, (seed, offset), a scale). A Backward fastdrop::<name>_backward
-takes (grad, *values) and returns the gradient of the op's first input. A gradient formula
-names the values it needs by its parameters: the op's inputs by their names, its outputs by the
-names in `outputs`; tensors (kept with ctx.save_for_backward) come before the other values.
+takes (grad, *values) and returns the gradient of the op's first input. A gradient formula,
+formula(backward, needs, grad, *values), gets the backward to go through (the custom op on the
+custom-op path, the eager Function's apply on the eager one, so that both stay differentiable),
+ctx.needs_input_grad, and the values it names by its parameters: the op's inputs by their
+names, its outputs by the names in `outputs`; tensors (kept with ctx.save_for_backward) come
+before the other values. For example (see _ops/dropout.py):
+
+    DROPOUT_BACKWARD = Backward("dropout_backward", dropout_backward)  # (grad, saved, p, mask_mode)
+    DROPOUT = CustomOp("dropout", dropout_forward, fake=_fake, outputs=("y", "saved"),
+                       backward=DROPOUT_BACKWARD, no_grad=dropout_no_grad)
+    DROPOUT.call(x, p, seed, offset, draw, mask_mode, inplace=False)
 """
 
 from __future__ import annotations
 
 import inspect
 import typing
+from operator import itemgetter
 from typing import Callable, Optional
 
 import torch
@@ -41,16 +50,16 @@ class _Keep:
         is_tensor = [n in tensors for n in wanted]
         if is_tensor != sorted(is_tensor, reverse=True):
             raise TypeError(f"{where}: gradient formula must name its tensors before its other values, got {wanted}")
-        self.tensors = [names.index(n) for n in wanted if n in tensors]
-        self.others = [names.index(n) for n in wanted if n not in tensors]
+        indices = [names.index(n) for n in wanted]
+        # itemgetter: no Python frame per call (this runs on every eager call).
+        self._get = itemgetter(*indices) if len(indices) >= 2 else lambda values: tuple(values[i] for i in indices)
+        self._tensors = sum(is_tensor)
 
     def save(self, ctx, values: tuple) -> None:
-        ctx.save_for_backward(*[values[i] for i in self.tensors])
-        ctx.kept = [values[i] for i in self.others]
-
-    @staticmethod
-    def load(ctx) -> tuple:
-        return (*ctx.saved_tensors, *ctx.kept)
+        """Keep them: (*ctx.saved_tensors, *ctx.kept) gives them back in order."""
+        kept = self._get(values)
+        ctx.save_for_backward(*kept[: self._tensors])
+        ctx.kept = kept[self._tensors:]
 
 
 def _tensor_parameters(fn: Callable) -> set[str]:
@@ -78,7 +87,7 @@ class Backward:
             keep.save(ctx, inputs)
 
         def op_gradient(ctx, grad_grad):
-            grads = gradient(self.op, ctx.needs_input_grad, grad_grad, *keep.load(ctx))
+            grads = gradient(self.op, ctx.needs_input_grad, grad_grad, *ctx.saved_tensors, *ctx.kept)
             return *grads, *nones[len(grads):]
 
         self.op.register_autograd(op_gradient, setup_context=setup)
@@ -91,7 +100,7 @@ class Backward:
 
             @staticmethod
             def backward(ctx, grad_grad):
-                grads = gradient(BackwardFunction.apply, ctx.needs_input_grad, grad_grad, *keep.load(ctx))
+                grads = gradient(BackwardFunction.apply, ctx.needs_input_grad, grad_grad, *ctx.saved_tensors, *ctx.kept)
                 return *grads, *nones[len(grads):]
 
         BackwardFunction.__name__ = BackwardFunction.__qualname__ = f"{_camel(name)}Function"
@@ -126,28 +135,30 @@ class CustomOp:
             keep.save(ctx, (*inputs, *output))
 
         def op_gradient(ctx, grad_y, *_grad_kept):
-            grads = gradient(backward.op, ctx.needs_input_grad, grad_y, *keep.load(ctx))
+            grads = gradient(backward.op, ctx.needs_input_grad, grad_y, *ctx.saved_tensors, *ctx.kept)
             return *grads, *nones[len(grads):]
 
         self.op.register_autograd(op_gradient, setup_context=setup)
+
+        eager_backward = backward.function.apply
 
         class Function(torch.autograd.Function):
             @staticmethod
             def forward(ctx, *args):
                 outputs = forward(*args)
-                keep.save(ctx, (*args, *outputs))
+                keep.save(ctx, args + outputs)
                 return outputs[0]
 
             @staticmethod
             def backward(ctx, grad_y):
-                grads = gradient(backward.function.apply, ctx.needs_input_grad, grad_y, *keep.load(ctx))
+                grads = gradient(eager_backward, ctx.needs_input_grad, grad_y, *ctx.saved_tensors, *ctx.kept)
                 return *grads, *nones[len(grads):]
 
         Function.__name__ = Function.__qualname__ = f"{_camel(name)}Function"
         self.function = Function
         self.forward = forward
         self._no_grad = no_grad
-        self._differentiable = range(len(differentiable))
+        self._later_differentiable = tuple(range(1, len(differentiable)))
 
     def call(self, *args, inplace: bool = False) -> torch.Tensor:
         """y: through the custom op when torch.compile traces, the eager Function when autograd
@@ -156,7 +167,7 @@ class CustomOp:
         the rest)."""
         if torch.compiler.is_compiling():
             y = self.op(*args)[0]
-        elif torch.is_grad_enabled() and self._requires_grad(args):
+        elif torch.is_grad_enabled() and (args[0].requires_grad or self._later_require_grad(args)):
             y = self.function.apply(*args)
         elif self._no_grad is not None:
             return self._no_grad(*args, inplace)
@@ -164,11 +175,9 @@ class CustomOp:
             y = self.forward(*args)[0]
         return args[0].copy_(y) if inplace else y
 
-    def _requires_grad(self, args) -> bool:
-        for i in self._differentiable:
-            if args[i] is not None and args[i].requires_grad:
-                return True
-        return False
+    def _later_require_grad(self, args) -> bool:
+        """Whether a differentiable input after the first (a bias, a residual) requires grad."""
+        return any(args[i] is not None and args[i].requires_grad for i in self._later_differentiable)
 
 
 def _through(backward, needs, grad, *values):

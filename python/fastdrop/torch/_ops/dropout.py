@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 
 from .. import _bridge
-from .._bridge import bits_like, draw_seed, elementwise, kernel_dtype, to_unsigned
+from .._bridge import bits_like, draw_seed, elementwise, kernel_dtype, like_input, to_unsigned
 from .._custom_op import Backward, CustomOp
 
 MASK_MODES = ("bits", "recompute")
@@ -38,9 +38,11 @@ def dropout_forward(x: torch.Tensor, p: float, seed: int, offset: int, draw: boo
     saved = _saved_like(x, mask_mode)
     if mask_mode == "recompute":
         saved[0], saved[1] = seed, offset
-    bits = saved if mask_mode == "bits" else None
-    seed, offset = to_unsigned(seed), to_unsigned(offset)
-    return elementwise(lambda src, dst: _bridge.forward(dtype, src, dst, p, seed, offset, bits), x), saved
+    # Written out, not through elementwise: the call on small tensors is mostly Python.
+    src = x.contiguous()
+    y = torch.empty_like(src)
+    _bridge.forward(dtype, src, y, p, to_unsigned(seed), to_unsigned(offset), saved if mask_mode == "bits" else None)
+    return like_input(y, x), saved
 
 
 def dropout_no_grad(x, p, seed, offset, draw, mask_mode, inplace):
@@ -52,10 +54,14 @@ def dropout_no_grad(x, p, seed, offset, draw, mask_mode, inplace):
 
 def dropout_backward(grad: torch.Tensor, saved: torch.Tensor, p: float, mask_mode: str) -> torch.Tensor:
     dtype = kernel_dtype(grad, "grad")
+    src = grad.contiguous()
+    dx = torch.empty_like(src)
     if mask_mode == "bits":
-        return elementwise(lambda src, dx: _bridge.backward_bits(dtype, src, dx, p, saved), grad)
-    seed, offset = (to_unsigned(int(v)) for v in saved.tolist())
-    return elementwise(lambda src, dx: _bridge.forward(dtype, src, dx, p, seed, offset), grad)
+        _bridge.backward_bits(dtype, src, dx, p, saved)
+    else:
+        seed, offset = (to_unsigned(int(v)) for v in saved.tolist())
+        _bridge.forward(dtype, src, dx, p, seed, offset)
+    return like_input(dx, grad)
 
 
 def _fake(x, p, seed, offset, draw, mask_mode):
