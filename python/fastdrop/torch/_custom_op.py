@@ -158,7 +158,7 @@ class CustomOp:
         self.function = Function
         self.forward = forward
         self._no_grad = no_grad
-        self._later_differentiable = tuple(range(1, len(differentiable)))
+        self._later = tuple(range(1, len(differentiable)))
 
     def call(self, *args, inplace: bool = False) -> torch.Tensor:
         """y: through the custom op when torch.compile traces, the eager Function when autograd
@@ -167,7 +167,7 @@ class CustomOp:
         the rest)."""
         if torch.compiler.is_compiling():
             y = self.op(*args)[0]
-        elif torch.is_grad_enabled() and (args[0].requires_grad or self._later_require_grad(args)):
+        elif torch.is_grad_enabled() and (args[0].requires_grad or self._later and self._later_require_grad(args)):
             y = self.function.apply(*args)
         elif self._no_grad is not None:
             return self._no_grad(*args, inplace)
@@ -177,7 +177,7 @@ class CustomOp:
 
     def _later_require_grad(self, args) -> bool:
         """Whether a differentiable input after the first (a bias, a residual) requires grad."""
-        return any(args[i] is not None and args[i].requires_grad for i in self._later_differentiable)
+        return any(args[i] is not None and args[i].requires_grad for i in self._later)
 
 
 def _through(backward, needs, grad, *values):

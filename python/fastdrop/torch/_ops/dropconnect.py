@@ -15,7 +15,7 @@ from typing import Optional
 import torch
 
 from .._bridge import check_device, draw_seed, kernel_dtype
-from .dropout import DROPOUT_BACKWARD, apply_dropout
+from .dropout import DROPOUT_BACKWARD, dropout_no_grad
 
 
 def check_tensor(t, name: str) -> None:
@@ -55,7 +55,7 @@ def linear_forward(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.T
     lives only for the matrix product."""
     if draw:
         seed, offset = draw_seed(weight.device), 0
-    masked = apply_dropout(weight, p, seed, offset)
+    masked = dropout_no_grad(weight, p, seed, offset, False, "recompute", False)
     saved = torch.tensor([seed, offset], dtype=torch.int64, device=weight.device)
     return torch.nn.functional.linear(x, masked, bias), saved
 
@@ -81,12 +81,12 @@ def linear_grads_no_graph(grad_y, x, weight, needs, p, seed, offset):
     grad_2d = grad_y.reshape(-1, out_features)
     buffer = dx = dw = None
     if need_x:
-        buffer = apply_dropout(weight, p, seed, offset)
+        buffer = dropout_no_grad(weight, p, seed, offset, False, "recompute", False)
         dx = grad_y @ buffer
     if need_w:
         reuse = buffer is not None and buffer.is_contiguous()
         dw = torch.mm(grad_2d.T, x.reshape(-1, in_features), out=buffer if reuse else None)
-        dw = apply_dropout(dw, p, seed, offset, inplace=True)
+        dw = dropout_no_grad(dw, p, seed, offset, False, "recompute", True)
     db = grad_2d.sum(0) if need_b else None
     return dx, dw, db
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 
 from .. import _bridge
-from .._bridge import bits_like, draw_seed, elementwise, kernel_dtype, like_input, to_unsigned
+from .._bridge import bits_like, draw_seed, kernel_dtype, like_input, to_unsigned
 from .._custom_op import Backward, CustomOp
 
 MASK_MODES = ("bits", "recompute")
@@ -23,13 +23,6 @@ def _saved_like(x: torch.Tensor, mask_mode: str) -> torch.Tensor:
     return torch.empty(2, dtype=torch.int64, device=x.device)
 
 
-def apply_dropout(x: torch.Tensor, p: float, seed: int, offset: int, inplace: bool = False) -> torch.Tensor:
-    """dropout(x) with the mask of the int64 (seed, offset), nothing kept for backward."""
-    dtype = kernel_dtype(x, "input")
-    seed, offset = to_unsigned(seed), to_unsigned(offset)
-    return elementwise(lambda src, dst: _bridge.forward(dtype, src, dst, p, seed, offset), x, inplace)
-
-
 def dropout_forward(x: torch.Tensor, p: float, seed: int, offset: int, draw: bool, mask_mode: str
                     ) -> tuple[torch.Tensor, torch.Tensor]:
     dtype = kernel_dtype(x, "input")
@@ -38,7 +31,7 @@ def dropout_forward(x: torch.Tensor, p: float, seed: int, offset: int, draw: boo
     saved = _saved_like(x, mask_mode)
     if mask_mode == "recompute":
         saved[0], saved[1] = seed, offset
-    # Written out, not through elementwise: the call on small tensors is mostly Python.
+    # Written out, not through _bridge.elementwise: on small tensors the call is mostly Python.
     src = x.contiguous()
     y = torch.empty_like(src)
     _bridge.forward(dtype, src, y, p, to_unsigned(seed), to_unsigned(offset), saved if mask_mode == "bits" else None)
@@ -47,9 +40,18 @@ def dropout_forward(x: torch.Tensor, p: float, seed: int, offset: int, draw: boo
 
 def dropout_no_grad(x, p, seed, offset, draw, mask_mode, inplace):
     """Forward with nothing kept for backward (so mask_mode plays no part), in place when asked."""
+    dtype = kernel_dtype(x, "input")
     if draw:
         seed, offset = draw_seed(x.device), 0
-    return apply_dropout(x, p, seed, offset, inplace)
+    seed, offset = to_unsigned(seed), to_unsigned(offset)
+    if inplace and x.is_contiguous():
+        _bridge.forward(dtype, x, x, p, seed, offset)
+        return x
+    src = x.contiguous()
+    y = torch.empty_like(src)
+    _bridge.forward(dtype, src, y, p, seed, offset)
+    y = like_input(y, x)
+    return x.copy_(y) if inplace else y
 
 
 def dropout_backward(grad: torch.Tensor, saved: torch.Tensor, p: float, mask_mode: str) -> torch.Tensor:

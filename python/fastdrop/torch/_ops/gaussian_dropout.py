@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 
 from ..._common import backend
-from .._bridge import draw_seed, elementwise, flat_view, kernel_dtype, to_unsigned
+from .._bridge import draw_seed, elementwise, flat_view, kernel_dtype, like_input, to_unsigned
 from .._custom_op import Backward, CustomOp
 
 
@@ -20,36 +20,43 @@ def _saved_like(x: torch.Tensor) -> torch.Tensor:
     return torch.empty(2, dtype=torch.int64, device=x.device)
 
 
-def _apply(kernel: str, name: str, x: torch.Tensor, p: float, seed: int, offset: int, runs: list[int],
-           inplace: bool = False) -> torch.Tensor:
-    dtype, seed, offset = kernel_dtype(x, name), to_unsigned(seed), to_unsigned(offset)
-    run = getattr(backend.active(), kernel + "_runs" if runs else kernel)
-    shard = (tuple(runs),) if runs else ()
-    return elementwise(lambda src, dst: run(dtype, flat_view(src), flat_view(dst), p, seed, offset, *shard), x,
-                       inplace)
+def _apply(kernel: str, name: str, src: torch.Tensor, dst: torch.Tensor, p: float, seed: int, offset: int,
+           runs: list[int]) -> None:
+    args = (kernel_dtype(src, name), flat_view(src), flat_view(dst), p, to_unsigned(seed), to_unsigned(offset))
+    if runs:
+        getattr(backend.active(), kernel + "_runs")(*args, tuple(runs))
+    else:
+        getattr(backend.active(), kernel)(*args)
 
 
 def gaussian_forward(x: torch.Tensor, p: float, seed: int, offset: int, draw: bool, runs: list[int]
                      ) -> tuple[torch.Tensor, torch.Tensor]:
     if draw:
         seed, offset = draw_seed(x.device), 0
-    y = _apply("gaussian_forward", "input", x, p, seed, offset, runs)
+    # Written out, not through elementwise: on small tensors the call is mostly Python.
+    src = x.contiguous()
+    y = torch.empty_like(src)
+    _apply("gaussian_forward", "input", src, y, p, seed, offset, runs)
     saved = _saved_like(x)
     saved[0], saved[1] = seed, offset
-    return y, saved
+    return like_input(y, x), saved
 
 
 def gaussian_no_grad(x, p, seed, offset, draw, runs, inplace):
     """Forward with nothing kept for backward, in place when asked."""
     if draw:
         seed, offset = draw_seed(x.device), 0
-    return _apply("gaussian_forward", "input", x, p, seed, offset, runs, inplace)
+    return elementwise(lambda src, dst: _apply("gaussian_forward", "input", src, dst, p, seed, offset, runs), x,
+                       inplace)
 
 
 def gaussian_backward(grad: torch.Tensor, saved: torch.Tensor, p: float, runs: list[int]) -> torch.Tensor:
     """dx = grad * n, n regenerated from saved = (seed, offset)."""
     seed, offset = saved.tolist()
-    return _apply("gaussian_backward", "grad", grad, p, seed, offset, runs)
+    src = grad.contiguous()
+    dx = torch.empty_like(src)
+    _apply("gaussian_backward", "grad", src, dx, p, seed, offset, runs)
+    return like_input(dx, grad)
 
 
 def _fake(x, p, seed, offset, draw, runs):
