@@ -157,3 +157,33 @@ def op_seed(seed, offset, generator, device) -> tuple[int, int, bool]:
     if resolved is None:
         return 0, 0, True
     return to_signed(resolved[0]), to_signed(resolved[1]), False
+
+
+def bits_like(x: torch.Tensor) -> torch.Tensor:
+    """Room for one bit per element of x (the keep bits kernels write for backward)."""
+    return torch.empty((x.numel() + 7) // 8, dtype=torch.uint8, device=x.device)
+
+
+def like_input(result: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """result (contiguous, logical order) laid out in like's stride order, as torch's elementwise
+    ops lay out their outputs: same strides for dense inputs (channels_last stays channels_last),
+    the same dimension order for sliced ones."""
+    if like.is_contiguous():
+        return result
+    order = sorted(range(like.dim()), key=lambda d: -like.stride(d))
+    inverse = [order.index(d) for d in range(like.dim())]
+    out = torch.empty([like.shape[d] for d in order], dtype=like.dtype, device=like.device).permute(inverse)
+    return out.copy_(result)
+
+
+def elementwise(kernel, x: torch.Tensor, inplace: bool = False) -> torch.Tensor:
+    """kernel(src, dst) over x's elements in logical order, the result laid out as x; in place
+    when asked (then x, written directly when contiguous)."""
+    if inplace and x.is_contiguous():
+        kernel(x, x)
+        return x
+    src = x.contiguous()
+    y = torch.empty_like(src)
+    kernel(src, y)
+    y = like_input(y, x)
+    return x.copy_(y) if inplace else y

@@ -2,30 +2,30 @@
 
 from __future__ import annotations
 
+from typing import Optional
+
 import torch
 
 from .._common.broadcast import check_noise_shape
 from .._common.checks import check_activation, check_p
 from .._common.shard import check_shard, runs_of
 from .._rules.apply_mask_bits import feature_noise_shape, spatial_noise_shape, stochastic_depth_noise_shape
+from .._rules.drop_block2d import batched_shape, check_block_fits, check_block_size, check_eps
+from .._rules.gaussian_dropout import check_gaussian_p, gaussian_runs
 from ._bridge import check_device, kernel_dtype, op_seed
-from ._ops.apply_mask_bits import UnitsFunction, dropout_units_op, units_forward
-from ._ops.bias_act_dropout import (
-    BiasActDropoutFunction,
-    ShardedBiasActDropoutFunction,
-    bias_act_dropout_op,
-    bias_act_forward,
+from ._ops.apply_mask_bits import DROPOUT_UNITS
+from ._ops.bias_act_dropout import BIAS_ACT_DROPOUT, ShardedBiasActDropoutFunction
+from ._ops.bias_dropout_add import BIAS_DROPOUT_ADD, ShardedBiasDropoutAddFunction
+from ._ops.drop_block2d import DROP_BLOCK2D
+from ._ops.dropconnect import (
+    DropConnectLinearFunction,
+    check_linear_operands,
+    check_tensor,
+    dropconnect_linear_op,
+    linear_forward,
 )
-from ._ops.bias_dropout_add import (
-    BiasDropoutAddFunction,
-    ShardedBiasDropoutAddFunction,
-    bias_dropout_add_forward,
-    bias_dropout_add_op,
-)
-from ._ops.drop_block2d import drop_block2d  # noqa: F401 (public name)
-from ._ops.dropconnect import dropconnect, dropconnect_linear  # noqa: F401 (public names)
-from ._ops.dropout import MASK_MODES, DropoutFunction, dropout_no_grad, dropout_op
-from ._ops.gaussian_dropout import gaussian_dropout  # noqa: F401 (public name)
+from ._ops.dropout import DROPOUT, MASK_MODES
+from ._ops.gaussian_dropout import GAUSSIAN_DROPOUT
 
 # Which saved state each device's backward is fastest with (see bench/): on the CPU the Philox
 # stream costs more than reading one bit per element back.
@@ -65,17 +65,7 @@ def dropout(input: torch.Tensor, p: float = 0.5, training: bool = True, inplace:
         return input
     mask_mode = _mask_mode(mask_mode, input.device)
     seed_i, offset_i, draw = op_seed(seed, offset, generator, input.device)
-    if torch.compiler.is_compiling():
-        y, _ = dropout_op(input, p, seed_i, offset_i, draw, mask_mode)
-    elif input.requires_grad and torch.is_grad_enabled():
-        y = DropoutFunction.apply(input, p, seed_i, offset_i, draw, mask_mode)
-    else:
-        return dropout_no_grad(input, p, seed_i, offset_i, draw, inplace)
-    if inplace:
-        # As torch: the input is overwritten and returned; autograd raises for leaves that
-        # require grad and tracks the version of the rest.
-        return input.copy_(y)
-    return y
+    return DROPOUT.call(input, p, seed_i, offset_i, draw, mask_mode, inplace=inplace)
 
 
 def _shard_argument(shard, shape) -> tuple[list[int], tuple]:
@@ -98,13 +88,7 @@ def _units(input, p, training, inplace, noise_of, kind, seed, offset, generator,
         return input
     noise_shape = list(noise_of(logical_shape))
     seed_i, offset_i, draw = op_seed(seed, offset, generator, input.device)
-    if torch.compiler.is_compiling():
-        y, _ = dropout_units_op(input, p, seed_i, offset_i, draw, noise_shape, kind, shard_arg)
-    elif input.requires_grad and torch.is_grad_enabled():
-        y = UnitsFunction.apply(input, p, seed_i, offset_i, draw, noise_shape, kind, shard_arg)
-    else:
-        y, _ = units_forward(input, p, seed_i, offset_i, draw, noise_shape, kind, shard_arg)
-    return input.copy_(y) if inplace else y
+    return DROPOUT_UNITS.call(input, p, seed_i, offset_i, draw, noise_shape, kind, shard_arg, inplace=inplace)
 
 
 def dropout1d(input, p=0.5, training=True, inplace=False, *, seed=None, offset=None, generator=None, shard=None):
@@ -182,11 +166,7 @@ def bias_dropout_add(input, bias, residual, p=0.5, training=True, *, seed=None, 
     seed_i, offset_i, draw = op_seed(seed, offset, generator, input.device)
     if runs is not None:
         return ShardedBiasDropoutAddFunction.apply(input, bias, residual, p, seed_i, offset_i, draw, list(runs))
-    if torch.compiler.is_compiling():
-        return bias_dropout_add_op(input, bias, residual, p, seed_i, offset_i, draw)[0]
-    if torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in (input, bias, residual)):
-        return BiasDropoutAddFunction.apply(input, bias, residual, p, seed_i, offset_i, draw)
-    return bias_dropout_add_forward(input, bias, residual, p, seed_i, offset_i, draw)[0]
+    return BIAS_DROPOUT_ADD.call(input, bias, residual, p, seed_i, offset_i, draw)
 
 
 def bias_act_dropout(input, bias, p=0.5, training=True, activation="relu", approximate="none", *, seed=None,
@@ -216,8 +196,90 @@ def bias_act_dropout(input, bias, p=0.5, training=True, activation="relu", appro
     p = p if training else 0.0
     if runs is not None and training:
         return ShardedBiasActDropoutFunction.apply(input, bias, p, seed_i, offset_i, draw, kernel, list(runs))
+    return BIAS_ACT_DROPOUT.call(input, bias, p, seed_i, offset_i, draw, kernel)
+
+
+def gaussian_dropout(input: torch.Tensor, p: float = 0.5, training: bool = True, inplace: bool = False, *,
+                     seed=None, offset=None, generator=None, shard=None) -> torch.Tensor:
+    """Gaussian dropout (Keras's GaussianDropout(rate=p)): input * n with n ~ N(1, p / (1 - p)) per
+    element, p in [0, 1). The noise depends only on (seed, offset) and the logical index; without
+    seed=, the seed is drawn from `generator` or torch's default generator, so torch.manual_seed
+    makes a run reproducible. Backward keeps only (seed, offset) and regenerates the noise. CPU
+    tensors only for now. shard: fastdrop.Shard for a slice of a larger tensor (see fastdrop.dropout)."""
+    if not isinstance(input, torch.Tensor):
+        raise TypeError(f"input: expected a torch.Tensor, got {type(input).__name__}")
+    p = check_gaussian_p(p)
+    kernel_dtype(input, "input")
+    check_device(input, "input", cuda=False)
+    runs = gaussian_runs(shard, tuple(input.shape))
+    runs = [] if runs is None else list(runs)
+    if not training or p == 0.0:
+        return input
+    seed_i, offset_i, draw = op_seed(seed, offset, generator, input.device)
+    return GAUSSIAN_DROPOUT.call(input, p, seed_i, offset_i, draw, runs, inplace=inplace)
+
+
+def drop_block2d(input: torch.Tensor, p: float, block_size: int, inplace: bool = False, eps: float = 1e-06,
+                 training: bool = True, *, seed=None, offset=None, generator=None) -> torch.Tensor:
+    """torchvision.ops.drop_block2d, fused: block seeds drawn on the grid of block positions, their
+    block_size x block_size blocks zeroed, the rest scaled by numel / (eps + kept). input is
+    (N, C, H, W) or unbatched (C, H, W); block_size is odd and at most H and W (torchvision would
+    shrink a larger one). The mask depends only on (seed, offset) and the logical index; without
+    seed=, the seed is drawn from `generator` or torch's default generator. Backward keeps one bit
+    per element and the scale. CPU tensors only for now."""
+    if not isinstance(input, torch.Tensor):
+        raise TypeError(f"input: expected a torch.Tensor, got {type(input).__name__}")
+    p = check_p(p)
+    block_size = check_block_size(block_size)
+    eps = check_eps(eps)
+    kernel_dtype(input, "input")
+    shape = batched_shape(input.shape, "input")
+    check_device(input, "input", cuda=False)
+    if not training or p == 0.0:
+        return input
+    check_block_fits(block_size, shape)
+    seed_i, offset_i, draw = op_seed(seed, offset, generator, input.device)
+    return DROP_BLOCK2D.call(input, p, block_size, eps, seed_i, offset_i, draw, inplace=inplace)
+
+
+def dropconnect(weight: torch.Tensor, p: float = 0.5, training: bool = True, *, seed=None, offset=None,
+                generator=None, shard=None) -> torch.Tensor:
+    """The DropConnect weight W * mask / (1 - p), differentiable; bit-identical to
+    fastdrop.torch.functional.dropout(weight, ...). Backward regenerates the mask from the seed.
+    shard: fastdrop.Shard when weight is a slice of a larger one (tensor parallelism); one bit per
+    weight is then kept for backward, as fastdrop.torch.functional.dropout keeps for a shard."""
+    check_tensor(weight, "weight")
+    p = check_p(p)
+    if not training:
+        return weight
+    if shard is not None:
+        return dropout(weight, p, seed=seed, offset=offset, generator=generator, shard=shard)
+    seed, offset, draw = op_seed(seed, offset, generator, weight.device)
+    return DROPOUT.call(weight, p, seed, offset, draw, "recompute")
+
+
+def dropconnect_linear(input: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor] = None,
+                       p: float = 0.5, training: bool = True, *, seed=None, offset=None, generator=None,
+                       shard=None) -> torch.Tensor:
+    """linear(input, dropconnect(weight), bias) in one op, one weight mask for the whole batch.
+    Its backward gives the gradients of input, weight and bias, regenerating the masked weight
+    from (seed, offset): nothing of weight's size is kept for it but weight itself. Without
+    seed=, the seed is drawn from `generator` or torch's default generator. shard: fastdrop.Shard
+    of weight when it is a slice of a larger one (split along dim 0 for a column-parallel layer,
+    dim 1 for a row-parallel one); the masked weight is then dropconnect(weight, shard=shard)
+    (one bit per weight kept for backward)."""
+    check_linear_operands(input, weight, bias)
+    p = check_p(p)
+    if not training:
+        return torch.nn.functional.linear(input, weight, bias)
+    if shard is not None:
+        masked = dropconnect(weight, p, seed=seed, offset=offset, generator=generator, shard=shard)
+        return torch.nn.functional.linear(input, masked, bias)
+    seed, offset, draw = op_seed(seed, offset, generator, weight.device)
+    # Written out: fastdrop::dropconnect_linear opts out of the factory (see _ops.dropconnect).
     if torch.compiler.is_compiling():
-        return bias_act_dropout_op(input, bias, p, seed_i, offset_i, draw, kernel)[0]
-    if torch.is_grad_enabled() and (input.requires_grad or (bias is not None and bias.requires_grad)):
-        return BiasActDropoutFunction.apply(input, bias, p, seed_i, offset_i, draw, kernel)
-    return bias_act_forward(input, bias, p, seed_i, offset_i, draw, kernel)[0]
+        return dropconnect_linear_op(input, weight, bias, p, seed, offset, draw)[0]
+    tensors = (input, weight) if bias is None else (input, weight, bias)
+    if torch.is_grad_enabled() and any(t.requires_grad for t in tensors):
+        return DropConnectLinearFunction.apply(input, weight, bias, p, seed, offset, draw)
+    return linear_forward(input, weight, bias, p, seed, offset, draw)[0]

@@ -1,5 +1,5 @@
-"""Fused bias + activation + dropout as custom ops (fake kernels, registered autograd) plus the
-eager autograd.Functions, as _ops.bias_dropout_add does for bias + dropout + residual. The forward keeps its
+"""Fused bias + activation + dropout as custom ops (see .._custom_op), as _ops.bias_dropout_add
+does for bias + dropout + residual. The forward keeps its
 input x, the bias and one bit per element (not the activation): the backward kernel recomputes
 x + bias. grad_bias is grad_x's column sums. The backward is differentiable too: in grad through
 the same kernel, in x and bias through the activation's second derivative in torch ops (double
@@ -13,9 +13,9 @@ from typing import Optional
 import torch
 
 from ..._common import backend
-from .._bridge import draw_seed, flat_view, kernel_dtype, to_unsigned
-from .bias_dropout_add import _bits_like, bias_gradient
-from .dropout import _like_input
+from .._bridge import bits_like, draw_seed, flat_view, kernel_dtype, like_input, to_unsigned
+from .._custom_op import Backward, CustomOp
+from .bias_dropout_add import bias_gradient
 
 INV_SQRT_2PI = 0.39894228040143267794
 GELU_TANH_BETA = 0.79788456080286535588
@@ -26,27 +26,29 @@ def _flat_bias(bias):
     return None if bias is None else flat_view(bias.contiguous())
 
 
-def bias_act_forward(x, bias, p, seed, offset, draw, activation):
-    """(y, keep bits): the forward kernel call behind both the custom op and the Function."""
+def bias_act_forward(x: torch.Tensor, bias: Optional[torch.Tensor], p: float, seed: int, offset: int, draw: bool,
+                     activation: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """(y, keep bits)."""
     if draw:
         seed, offset = draw_seed(x.device), 0
     src = x.contiguous()
     y = torch.empty_like(src)
-    bits = _bits_like(x)
+    bits = bits_like(x)
     backend.active().bias_act_dropout_forward(
         activation, kernel_dtype(x, "input"), flat_view(src), _flat_bias(bias), flat_view(y), x.shape[-1], p,
         to_unsigned(seed), to_unsigned(offset), bits.numpy())
-    return _like_input(y, x), bits
+    return like_input(y, x), bits
 
 
-def bias_act_backward(grad, x, bias, bits, p, activation):
+def bias_act_backward(grad: torch.Tensor, x: torch.Tensor, bias: Optional[torch.Tensor], bits: torch.Tensor, p: float,
+                      activation: str) -> torch.Tensor:
     """grad_x = keep ? act'(x + bias) grad / (1 - p) : 0, keep read from the forward's bits."""
     src = grad.contiguous()
     grad_x = torch.empty_like(src)
     backend.active().bias_act_dropout_backward(
         activation, kernel_dtype(grad, "grad"), flat_view(src), flat_view(x.contiguous()), _flat_bias(bias),
         flat_view(grad_x), x.shape[-1], p, mask_bits=bits.numpy())
-    return _like_input(grad_x, grad)
+    return like_input(grad_x, grad)
 
 
 def _second_derivative(v: torch.Tensor, activation: str) -> torch.Tensor:
@@ -69,93 +71,35 @@ def _keep(bits: torch.Tensor, shape) -> torch.Tensor:
     return flat.reshape(-1)[: math.prod(shape)].reshape(shape).bool()
 
 
-def first_order(grad_y, x, bias, bits, p, activation, backward):
+def first_order(backward, needs, grad_y, x, bias, bits, p, activation):
     """(grad_x, grad_bias) of the forward; backward: the backward op or its Function's apply."""
     grad_x = backward(grad_y, x, bias, bits, p, activation)
     return grad_x, None if bias is None else bias_gradient(grad_x)
 
 
-def second_order(grad_grad_x, grad_y, x, bias, bits, p, activation, backward):
-    """The gradients of grad_x = keep ? act'(x + b) grad_y s : 0 in grad_y, x and the bias for an
-    incoming grad_grad_x: keep ? act'(v) g s : 0 (the backward again) and keep ? act''(v) grad_y g s : 0."""
-    grad_grad_y = backward(grad_grad_x, x, bias, bits, p, activation)
+def second_order(backward, needs, grad_grad_x, grad, x, bias, bits, p, activation):
+    """The gradients of grad_x = keep ? act'(x + b) grad s : 0 in grad, x and the bias for an
+    incoming grad_grad_x: keep ? act'(v) g s : 0 (the backward again) and keep ? act''(v) grad g s : 0."""
+    grad_grad = backward(grad_grad_x, x, bias, bits, p, activation)
     compute = torch.float64 if x.dtype == torch.float64 else torch.float32
     v = x.to(compute) if bias is None else x.to(compute) + bias.to(compute)
     scale = 0.0 if p >= 1.0 else 1.0 / (1.0 - p)
-    curvature = grad_grad_x.to(compute) * grad_y.to(compute) * (scale * _second_derivative(v, activation))
+    curvature = grad_grad_x.to(compute) * grad.to(compute) * (scale * _second_derivative(v, activation))
     grad_x = torch.where(_keep(bits, x.shape), curvature, 0).to(x.dtype)
-    return grad_grad_y, grad_x, None if bias is None else bias_gradient(grad_x)
+    return grad_grad, grad_x, None if bias is None else bias_gradient(grad_x)
 
 
-@torch.library.custom_op("fastdrop::bias_act_dropout", mutates_args=(), tags=(torch.Tag.nondeterministic_seeded,))
-def bias_act_dropout_op(x: torch.Tensor, bias: Optional[torch.Tensor], p: float, seed: int, offset: int, draw: bool,
-                        activation: str) -> tuple[torch.Tensor, torch.Tensor]:
-    return bias_act_forward(x, bias, p, seed, offset, draw, activation)
+def _fake(x, bias, p, seed, offset, draw, activation):
+    return torch.empty_like(x), bits_like(x)
 
 
-@bias_act_dropout_op.register_fake
-def _(x, bias, p, seed, offset, draw, activation):
-    return torch.empty_like(x), _bits_like(x)
+# The backward's own gradient is not itself: the activation's second derivative enters it.
+BIAS_ACT_DROPOUT = CustomOp("bias_act_dropout", bias_act_forward, fake=_fake, outputs=("y", "bits"),
+                            backward=Backward("bias_act_dropout_backward", bias_act_backward, gradient=second_order),
+                            differentiable=("x", "bias"), gradient=first_order)
 
 
-@torch.library.custom_op("fastdrop::bias_act_dropout_backward", mutates_args=())
-def bias_act_dropout_backward_op(grad: torch.Tensor, x: torch.Tensor, bias: Optional[torch.Tensor], bits: torch.Tensor,
-                                 p: float, activation: str) -> torch.Tensor:
-    return bias_act_backward(grad, x, bias, bits, p, activation)
-
-
-@bias_act_dropout_backward_op.register_fake
-def _(grad, x, bias, bits, p, activation):
-    return torch.empty_like(grad)
-
-
-def _setup_forward(ctx, inputs, output):
-    x, bias, p, _, _, _, activation = inputs
-    ctx.p, ctx.activation = p, activation
-    ctx.save_for_backward(x, bias, output[1])
-
-
-def _forward_grad(ctx, grad_y, _grad_bits):
-    x, bias, bits = ctx.saved_tensors
-    grads = first_order(grad_y, x, bias, bits, ctx.p, ctx.activation, bias_act_dropout_backward_op)
-    return *grads, None, None, None, None, None
-
-
-torch.library.register_autograd("fastdrop::bias_act_dropout", _forward_grad, setup_context=_setup_forward)
-
-
-def _setup_backward(ctx, inputs, output):
-    grad, x, bias, bits, p, activation = inputs
-    ctx.p, ctx.activation = p, activation
-    ctx.save_for_backward(grad, x, bias, bits)
-
-
-def _backward_grad(ctx, grad_grad_x):
-    grad, x, bias, bits = ctx.saved_tensors
-    grads = second_order(grad_grad_x, grad, x, bias, bits, ctx.p, ctx.activation, bias_act_dropout_backward_op)
-    return *grads, None, None, None
-
-
-torch.library.register_autograd("fastdrop::bias_act_dropout_backward", _backward_grad, setup_context=_setup_backward)
-
-
-class BiasActDropoutFunction(torch.autograd.Function):
-    """The same forward and backward for eager mode, without the custom-op dispatch overhead."""
-
-    @staticmethod
-    def forward(ctx, x, bias, p, seed, offset, draw, activation):
-        y, bits = bias_act_forward(x, bias, p, seed, offset, draw, activation)
-        ctx.p, ctx.activation = p, activation
-        ctx.save_for_backward(x, bias, bits)
-        return y
-
-    @staticmethod
-    def backward(ctx, grad_y):
-        x, bias, bits = ctx.saved_tensors
-        grads = first_order(grad_y, x, bias, bits, ctx.p, ctx.activation, BiasActDropoutBackwardFunction.apply)
-        return *grads, None, None, None, None, None
-
-
+# Opts out of the factory: a shard's kernels keep no mask, and its backward is not differentiable.
 class ShardedBiasActDropoutFunction(torch.autograd.Function):
     """bias_act_dropout of a shard (runs: the kernels' [first, run_length, run_stride]): it keeps
     x, the bias and (seed, offset), no mask (sharded calls write none), and backward regenerates
@@ -172,7 +116,7 @@ class ShardedBiasActDropoutFunction(torch.autograd.Function):
             to_unsigned(seed), to_unsigned(offset), tuple(runs))
         ctx.p, ctx.seed, ctx.offset, ctx.activation, ctx.runs = p, seed, offset, activation, tuple(runs)
         ctx.save_for_backward(x, bias)
-        return _like_input(y, x)
+        return like_input(y, x)
 
     @staticmethod
     @torch.autograd.function.once_differentiable
@@ -183,20 +127,5 @@ class ShardedBiasActDropoutFunction(torch.autograd.Function):
         backend.active().bias_act_dropout_backward_runs(
             ctx.activation, kernel_dtype(grad, "grad"), flat_view(grad), flat_view(x.contiguous()), _flat_bias(bias),
             flat_view(grad_x), x.shape[-1], ctx.p, to_unsigned(ctx.seed), to_unsigned(ctx.offset), ctx.runs)
-        grad_x = _like_input(grad_x, grad_y)
+        grad_x = like_input(grad_x, grad_y)
         return grad_x, None if bias is None else bias_gradient(grad_x), None, None, None, None, None, None
-
-
-class BiasActDropoutBackwardFunction(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, grad, x, bias, bits, p, activation):
-        ctx.p, ctx.activation = p, activation
-        ctx.save_for_backward(grad, x, bias, bits)
-        return bias_act_backward(grad, x, bias, bits, p, activation)
-
-    @staticmethod
-    def backward(ctx, grad_grad_x):
-        grad, x, bias, bits = ctx.saved_tensors
-        grads = second_order(grad_grad_x, grad, x, bias, bits, ctx.p, ctx.activation,
-                             BiasActDropoutBackwardFunction.apply)
-        return *grads, None, None, None

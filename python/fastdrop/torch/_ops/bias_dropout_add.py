@@ -1,6 +1,6 @@
-"""Fused bias + dropout + residual add as a custom op (fake kernel, registered autograd) plus the
-eager autograd.Function. Backward keeps one bit per element: grad_x is dropout's backward of the
-gradient, grad_bias its column sums, grad_residual the gradient itself."""
+"""Fused bias + dropout + residual add as a custom op (see .._custom_op). Backward keeps one bit
+per element and goes through dropout's: grad_x is dropout's backward of the gradient, grad_bias
+its column sums, grad_residual the gradient itself."""
 
 from __future__ import annotations
 
@@ -10,20 +10,18 @@ import torch
 
 from ..._common import backend
 from ..._common.bias import column_sums
-from .._bridge import draw_seed, flat_view, kernel_dtype, to_unsigned
-from .dropout import _like_input, dropout_backward_op
+from .._bridge import bits_like, draw_seed, flat_view, kernel_dtype, like_input, to_unsigned
+from .._custom_op import CustomOp
+from .dropout import DROPOUT_BACKWARD
 
 
-def _bits_like(x: torch.Tensor) -> torch.Tensor:
-    return torch.empty((x.numel() + 7) // 8, dtype=torch.uint8, device=x.device)
-
-
-def bias_dropout_add_forward(x, bias, residual, p, seed, offset, draw):
+def bias_dropout_add_forward(x: torch.Tensor, bias: Optional[torch.Tensor], residual: torch.Tensor, p: float,
+                             seed: int, offset: int, draw: bool) -> tuple[torch.Tensor, torch.Tensor]:
     if draw:
         seed, offset = draw_seed(x.device), 0
     src, res = x.contiguous(), residual.contiguous()
     y = torch.empty_like(src)
-    bits = _bits_like(x)
+    bits = bits_like(x)
     backend.active().bias_dropout_add_forward(
         kernel_dtype(x, "x"), flat_view(src), None if bias is None else flat_view(bias.contiguous()), flat_view(res),
         flat_view(y), max(x.shape[-1], 1), p, to_unsigned(seed), to_unsigned(offset), bits.numpy())
@@ -56,32 +54,20 @@ def _bias_gradient_grad(ctx, grad):
 torch.library.register_autograd("fastdrop::bias_gradient", _bias_gradient_grad, setup_context=_setup_bias_gradient)
 
 
-@torch.library.custom_op("fastdrop::bias_dropout_add", mutates_args=(), tags=(torch.Tag.nondeterministic_seeded,))
-def bias_dropout_add_op(x: torch.Tensor, bias: Optional[torch.Tensor], residual: torch.Tensor, p: float, seed: int,
-                        offset: int, draw: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    return bias_dropout_add_forward(x, bias, residual, p, seed, offset, draw)
+def _gradient(backward, needs, grad_y, bits, p):
+    grad_x = backward(grad_y, bits, p, "bits")
+    return grad_x, bias_gradient(grad_x) if needs[1] else None, grad_y
 
 
-@bias_dropout_add_op.register_fake
-def _(x, bias, residual, p, seed, offset, draw):
-    return torch.empty_like(x, memory_format=torch.contiguous_format), _bits_like(x)
+def _fake(x, bias, residual, p, seed, offset, draw):
+    return torch.empty_like(x, memory_format=torch.contiguous_format), bits_like(x)
 
 
-def _setup(ctx, inputs, output):
-    _, bias, _, p, _, _, _ = inputs
-    ctx.p, ctx.has_bias = p, bias is not None
-    ctx.save_for_backward(output[1])
+BIAS_DROPOUT_ADD = CustomOp("bias_dropout_add", bias_dropout_add_forward, fake=_fake, outputs=("y", "bits"),
+                            backward=DROPOUT_BACKWARD, differentiable=("x", "bias", "residual"), gradient=_gradient)
 
 
-def _grad(ctx, grad_y, _grad_bits):
-    (bits,) = ctx.saved_tensors
-    grad_x = dropout_backward_op(grad_y, bits, ctx.p, "bits")
-    return grad_x, bias_gradient(grad_x) if ctx.has_bias else None, grad_y, None, None, None, None
-
-
-torch.library.register_autograd("fastdrop::bias_dropout_add", _grad, setup_context=_setup)
-
-
+# Opts out of the factory: a shard's kernels keep no mask, and its backward is not differentiable.
 class ShardedBiasDropoutAddFunction(torch.autograd.Function):
     """bias_dropout_add of a shard (runs: the kernels' [first, run_length, run_stride]): it keeps
     only (seed, offset), and backward regenerates the mask over the same runs."""
@@ -105,22 +91,5 @@ class ShardedBiasDropoutAddFunction(torch.autograd.Function):
         grad_x = torch.empty_like(grad)
         backend.active().forward_runs(kernel_dtype(grad, "grad"), flat_view(grad), flat_view(grad_x), ctx.p,
                                        to_unsigned(ctx.seed), to_unsigned(ctx.offset), ctx.runs)
-        grad_x = _like_input(grad_x, grad_y)
+        grad_x = like_input(grad_x, grad_y)
         return grad_x, bias_gradient(grad_x) if ctx.has_bias else None, grad_y, None, None, None, None, None
-
-
-class BiasDropoutAddFunction(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, x, bias, residual, p, seed, offset, draw):
-        y, bits = bias_dropout_add_forward(x, bias, residual, p, seed, offset, draw)
-        ctx.p, ctx.has_bias = p, bias is not None
-        ctx.save_for_backward(bits)
-        return y
-
-    @staticmethod
-    def backward(ctx, grad_y):
-        from .dropout import DropoutBackwardFunction
-
-        (bits,) = ctx.saved_tensors
-        grad_x = DropoutBackwardFunction.apply(grad_y, bits, ctx.p, "bits")
-        return grad_x, bias_gradient(grad_x) if ctx.has_bias else None, grad_y, None, None, None, None
