@@ -127,3 +127,17 @@ def assert_compiled_matches_eager(fn, x):
     (g_eager,) = torch.autograd.grad(eager.sum(), x)
     (g_compiled,) = torch.autograd.grad(compiled.sum(), x)
     assert torch.equal(g_compiled, g_eager)
+
+
+def import_if_installed(module: str):
+    """module, or None where it is not installed: for test modules that test several layers, whose
+    tests needing it carry needs(requirement, module)."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        return None
+
+
+def needs(requirement: str, module):
+    """Skips a test when its optional module is missing, or fails it where CI requires that module."""
+    return pytest.mark.skipif(module is None and requirement not in REQUIRED, reason=f"{requirement} is not installed")
