@@ -63,6 +63,22 @@ def random_array(rng, shape, dtype):
     return values.astype(np.float32).astype(dtype) if dtype != np.float64 else values
 
 
+def assert_same_bits(actual, expected):
+    """NumPy arrays of one dtype and shape, equal bit for bit."""
+    assert actual.dtype == expected.dtype and actual.shape == expected.shape
+    raw = np.dtype(f"u{actual.dtype.itemsize}")
+    np.testing.assert_array_equal(np.asarray(actual, order="C").view(raw), np.asarray(expected, order="C").view(raw))
+
+
+def keep_tensor(shape, noise, p, seed, offset=0):
+    """The reference keep mask of every element (the units' mask of noise, broadcast) as a tensor."""
+    import torch
+
+    import reference
+
+    return torch.from_numpy(np.array(reference.broadcast_keep(shape, noise, p, seed, offset)))
+
+
 @pytest.fixture
 def native_isa():
     """Restores the native ISA after a test that forces one."""

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 import fastdrop
 import reference
-from conftest import import_if_installed, needs, random_array
+from conftest import assert_same_bits, import_if_installed, needs, random_array
 
 torch = import_if_installed("torch")
 needs_torch = needs("torch", torch)
@@ -26,12 +26,6 @@ if torch is not None:
 shapes = st.lists(st.integers(0, 9), min_size=0, max_size=4).map(tuple)
 probabilities = st.one_of(st.sampled_from([0.0, 0.1, 0.5, 0.9, 1.0]), st.floats(0.0, 1.0))
 seeds = st.integers(0, 2**64 - 1)
-
-
-def assert_same_bits(actual, expected):
-    assert actual.dtype == expected.dtype and actual.shape == expected.shape
-    raw = np.dtype(f"u{actual.dtype.itemsize}")
-    np.testing.assert_array_equal(np.asarray(actual, order="C").view(raw), np.asarray(expected, order="C").view(raw))
 
 
 @settings(max_examples=60, deadline=None)
