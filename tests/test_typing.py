@@ -36,18 +36,18 @@ def stub_parameters(node: ast.FunctionDef) -> list[tuple[str, object, object]]:
     args = node.args
     positional = [*args.posonlyargs, *args.args]
     defaults = [inspect.Parameter.empty] * (len(positional) - len(args.defaults)) + list(args.defaults)
-    params = []
+    params: list[tuple[str, object, object]] = []
     for arg, default in zip(positional, defaults):
         kind = KINDS["posonlyargs"] if arg in args.posonlyargs else KINDS["args"]
         params.append((arg.arg, kind, default))
     if args.vararg:
         params.append((args.vararg.arg, inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.empty))
-    for arg, default in zip(args.kwonlyargs, args.kw_defaults):
-        params.append((arg.arg, KINDS["kwonlyargs"], inspect.Parameter.empty if default is None else default))
+    for arg, kw_default in zip(args.kwonlyargs, args.kw_defaults):
+        params.append((arg.arg, KINDS["kwonlyargs"], inspect.Parameter.empty if kw_default is None else kw_default))
     if args.kwarg:
         params.append((args.kwarg.arg, inspect.Parameter.VAR_KEYWORD, inspect.Parameter.empty))
     # Defaults are literals in the stub (never "..."), so that they can be compared.
-    return [(name, kind, d if d is inspect.Parameter.empty else ast.literal_eval(d)) for name, kind, d in params]
+    return [(name, kind, ast.literal_eval(d) if isinstance(d, ast.expr) else d) for name, kind, d in params]
 
 
 def runtime_parameters(fn) -> list[tuple[str, object, object]]:
@@ -65,12 +65,16 @@ def test_every_op_of_the_registry_and_its_backward_is_in_the_stub():
         assert (spec.backward is not None) == (f"{spec.name}_backward" in names), spec.name
 
 
-@pytest.mark.parametrize("name", sorted(n for n, node in stub_definitions().items() if isinstance(node, ast.FunctionDef)))
+def stub_names(kind: type) -> list[str]:
+    return sorted(name for name, node in stub_definitions().items() if isinstance(node, kind))
+
+
+@pytest.mark.parametrize("name", stub_names(ast.FunctionDef))
 def test_stub_functions_have_the_runtime_signatures(name):
     assert stub_parameters(stub_definitions()[name]) == runtime_parameters(getattr(fastdrop, name))
 
 
-@pytest.mark.parametrize("name", sorted(n for n, node in stub_definitions().items() if isinstance(node, ast.ClassDef)))
+@pytest.mark.parametrize("name", stub_names(ast.ClassDef))
 def test_stub_classes_have_the_runtime_methods_and_fields(name):
     cls = getattr(fastdrop, name)
     node = stub_definitions()[name]
