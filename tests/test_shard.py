@@ -4,6 +4,8 @@ sizes; masks and backward likewise; bad shards raise clear errors."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pytest
 
@@ -33,7 +35,7 @@ def _unit_depth(shard):
 
 SHARDING = [spec.name for spec in OPS if spec.shards]
 # How each op that takes shard= is called on x, a SHAPE array or a slice of one.
-CALLS = {
+CALLS: dict[str, Callable[..., np.ndarray]] = {
     "dropout": lambda x, **kw: fastdrop.dropout(x, 0.3, seed=SEED, **kw),
     "dropout1d": lambda x, **kw: fastdrop.dropout1d(x, 0.3, seed=SEED, **kw),
     "dropout2d": lambda x, **kw: fastdrop.dropout2d(x, 0.3, seed=SEED, **kw),
