@@ -1,20 +1,23 @@
 """shard= on the NumPy front-end: a slice computed alone equals that slice of the whole tensor's
-result, bit for bit, for every op, every split dimension and odd slice sizes; masks and backward
-likewise; bad shards raise clear errors."""
+result, bit for bit, for every op of the registry that shards, every split dimension and odd slice
+sizes; masks and backward likewise; bad shards raise clear errors."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 import pytest
 
 import fastdrop
+from fastdrop._registry import OPS
 
 SHAPE = (4, 6, 10)
 SEED = 99
 
 
-def _slices():
-    for dim, size in enumerate(SHAPE):
+def _slices(shape=SHAPE):
+    for dim, size in enumerate(shape):
         for start, length in ((0, size), (1, 1), (2, size - 2), (size - 2, 2)):
             yield dim, start, length
 
@@ -25,26 +28,66 @@ def _take(a, dim, start, length):
     return a[tuple(index)]
 
 
-OPS = {
+def _unit_depth(shard):
+    """The shard of SHAPE seen with a trailing dimension of 1 (dropout3d's (C, D, H, W))."""
+    return None if shard is None else fastdrop.Shard(tuple(shard.global_shape) + (1,), shard.dim, shard.start)
+
+
+SHARDING = [spec.name for spec in OPS if spec.shards]
+# How each op that takes shard= is called on x, a SHAPE array or a slice of one.
+CALLS: dict[str, Callable[..., np.ndarray]] = {
     "dropout": lambda x, **kw: fastdrop.dropout(x, 0.3, seed=SEED, **kw),
-    "noise_shape": lambda x, **kw: fastdrop.dropout(x, 0.3, seed=SEED, noise_shape=(None, 1, None), **kw),
     "dropout1d": lambda x, **kw: fastdrop.dropout1d(x, 0.3, seed=SEED, **kw),
+    "dropout2d": lambda x, **kw: fastdrop.dropout2d(x, 0.3, seed=SEED, **kw),
+    "dropout3d": lambda x, shard=None: fastdrop.dropout3d(x[..., None], 0.3, seed=SEED,
+                                                          shard=_unit_depth(shard))[..., 0],
     "alpha_dropout": lambda x, **kw: fastdrop.alpha_dropout(x, 0.3, seed=SEED, **kw),
     "feature_alpha_dropout": lambda x, **kw: fastdrop.feature_alpha_dropout(x, 0.3, seed=SEED, **kw),
     "stochastic_depth": lambda x, **kw: fastdrop.stochastic_depth(x, 0.3, "row", seed=SEED, **kw),
     "dropconnect": lambda x, **kw: fastdrop.dropconnect(x, 0.3, seed=SEED, **kw),
 }
+# dropout's entry point shards with a noise shape too (the units family's).
+VARIANTS = {"noise_shape": lambda x, **kw: fastdrop.dropout(x, 0.3, seed=SEED, noise_shape=(None, 1, None), **kw)}
+# The ops that take more arrays than x, or only slices that keep gaussian_dropout's Box-Muller
+# pairs whole: the test of this module that covers each.
+OWN_TESTS = {
+    "gaussian_dropout": "test_gaussian_and_bias_dropout_add_shards",
+    "bias_dropout_add": "test_gaussian_and_bias_dropout_add_shards",
+    "bias_act_dropout": "test_bias_act_dropout_shards",
+    "dropconnect_linear": "test_dropconnect_linear_shards",
+}
 
 
-@pytest.mark.parametrize("name", sorted(OPS))
+def test_every_op_that_shards_has_its_case():
+    assert sorted([*CALLS, *OWN_TESTS]) == sorted(SHARDING)
+    assert all(callable(globals().get(test)) for test in OWN_TESTS.values())
+
+
+@pytest.mark.parametrize("name", [name for name in SHARDING if name not in OWN_TESTS] + sorted(VARIANTS))
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
 def test_shard_equals_slice_of_whole(name, dtype):
+    call = {**CALLS, **VARIANTS}[name]
     x = np.random.default_rng(0).standard_normal(SHAPE).astype(dtype)
-    whole = OPS[name](x)
+    whole = call(x)
     for dim, start, length in _slices():
         local = np.ascontiguousarray(_take(x, dim, start, length))
-        y = OPS[name](local, shard=fastdrop.Shard(SHAPE, dim, start))
+        y = call(local, shard=fastdrop.Shard(SHAPE, dim, start))
         np.testing.assert_array_equal(y, _take(whole, dim, start, length), err_msg=f"{name} {dim} {start}")
+
+
+def test_dropconnect_linear_shards():
+    """A slice of W (column- or row-parallel) is masked as that slice of the whole weight."""
+    rng = np.random.default_rng(4)
+    x, W, b = rng.standard_normal((3, SHAPE[-1])), rng.standard_normal(SHAPE[1:]), rng.standard_normal(SHAPE[1])
+    masked = fastdrop.dropconnect(W, 0.3, seed=SEED)
+    for dim, start, length in _slices(W.shape):
+        shard = fastdrop.Shard(W.shape, dim, start)
+        local_W = np.ascontiguousarray(_take(W, dim, start, length))
+        local_x = np.ascontiguousarray(_take(x, 1, start, length)) if dim == 1 else x
+        local_b = b[start:start + length] if dim == 0 else None
+        y = fastdrop.dropconnect_linear(local_x, local_W, local_b, 0.3, seed=SEED, shard=shard)
+        want = local_x @ np.ascontiguousarray(_take(masked, dim, start, length)).T
+        np.testing.assert_array_equal(y, want if local_b is None else want + local_b, err_msg=f"{dim} {start}")
 
 
 def test_gaussian_and_bias_dropout_add_shards():
