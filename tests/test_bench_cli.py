@@ -42,8 +42,13 @@ def test_case_list_crosses_every_entry_with_its_dtypes_sizes_and_modes():
 
 def test_standard_dropout_sweeps_sizes_and_the_other_ops_run_at_16m_float32():
     dropout = {(c.dtype, c.size) for c in bench_cases.CASES if c.op == "dropout" and c.direction != "train"}
-    assert dropout == {(dtype, size) for dtype in ("float32", "bfloat16") for size in (64 * K, K * K, 16 * K * K)}
-    others = {(c.op, c.dtype, c.size, c.direction) for c in bench_cases.CASES if c.op not in ("dropout", "-")}
+    sizes = (64 * K, K * K, 16 * K * K)
+    assert dropout == {(dtype, size) for dtype in ("float32", "bfloat16", "float16", "float64") for size in sizes}
+    # The mask bits alone: one dtype (they touch no array), every size, into a preallocated mask.
+    mask_bits = {(c.backend, c.dtype, c.size, c.mode) for c in bench_cases.CASES if c.op == "mask_bits"}
+    assert mask_bits == {(b, "float32", size, "out") for b in ("native", "numba") for size in sizes}
+    others = {(c.op, c.dtype, c.size, c.direction) for c in bench_cases.CASES
+              if c.op not in ("dropout", "mask_bits", "-")}
     ops = {op for op, _, _, _ in others}
     assert {"alpha_dropout", "feature_alpha_dropout", "dropout2d", "stochastic_depth", "gaussian_dropout",
             "bias_dropout_add", "dropconnect_linear", "locked_dropout"} <= ops
@@ -57,7 +62,7 @@ def test_every_op_is_compared_with_torch_doing_the_same_work():
     for case in bench_cases.CASES:
         by_key.setdefault(case.comparison_key, set()).add(case.backend)
     for key, backends in by_key.items():
-        if key[0] != bench_cases.NONE:
+        if key[0] not in (bench_cases.NONE, *bench_cases.NO_TORCH_COUNTERPART):
             assert "torch" in backends and backends - {"torch"}, key
 
 
@@ -150,22 +155,28 @@ def test_bench_writes_markdown(tmp_path):
     assert any("| native |" in line and "| 4K |" in line for line in table[2:])
 
 
-def _run_json(medians: dict, cpu: str = "AMD EPYC") -> dict:
-    return {"schema": 2, "machine": {"cpu_model": cpu},
-            "results": [{"id": case, "median_s": median} for case, median in medians.items()]}
+def _run_json(medians: dict, cpu: str = "AMD EPYC", fastdrop: dict | None = None) -> dict:
+    machine = {"cpu_model": cpu} if fastdrop is None else {"cpu_model": cpu, "fastdrop": fastdrop}
+    return {"schema": 2, "machine": machine,
+            "results": [{"id": case, "median_s": median, "fraction_of_copy": 0.5 if case == "x-native" else None}
+                        for case, median in medians.items()]}
 
 
 def test_compare_shows_the_change_of_each_case(tmp_path, capsys):
     before, after = tmp_path / "a.json", tmp_path / "b.json"
     before.write_text(json.dumps(_run_json({"x-native": 2e-3, "y-torch": 1e-3, "gone": 1.0})))
-    after.write_text(json.dumps(_run_json({"x-native": 1e-3, "y-torch": 1.5e-3, "new": 1.0}, cpu="Other")))
+    after.write_text(json.dumps(_run_json({"x-native": 1e-3, "y-torch": 1.5e-3, "new": 1.0}, cpu="Other",
+                                          fastdrop={"contract": 2})))
     assert main(["bench", "--compare", str(before), str(after)]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0].split() == ["case", "before", "after", "change", "speedup"]
+    assert out[0].split() == ["case", "before", "after", "change", "speedup", "%", "copy", "before", "%", "copy",
+                              "after"]
     x = next(line for line in out if line.startswith("x-native"))
-    assert x.split()[-2:] == ["-50.0%", "2.00x"]
+    assert x.split()[-4:] == ["-50.0%", "2.00x", "50%", "50%"]
     y = next(line for line in out if line.startswith("y-torch"))
-    assert y.split()[-2:] == ["+50.0%", "0.67x"]
+    assert y.split()[-4:] == ["+50.0%", "0.67x", "-", "-"]
+    # Runs from before the field followed contract v1.
+    assert "randomness contract: v1 before, v2 after" in out
     assert "only in the first run: gone" in out and "only in the second run: new" in out
     assert any(line.startswith("note: the runs come from different CPUs") for line in out)
 
@@ -247,4 +258,4 @@ def test_without_torch_fastdrop_runs_against_a_numpy_copy():
     assert "ml_dtypes" in out  # why the bfloat16 cases were skipped
     rows = [line.split() for line in out.splitlines() if line.startswith(("dropout ", "- "))]
     assert {row[6] for row in rows} == {"native", "copy"}
-    assert all(row[1] == "float32" for row in rows)
+    assert {row[1] for row in rows} == {"float32", "float16", "float64"}

@@ -21,7 +21,7 @@ from .inputs import ITEMSIZE
 from .workload import Workload
 
 BACKENDS = ("native", "numba", "torch", "copy")
-DTYPES = ("float32", "bfloat16")
+DTYPES = ("float32", "bfloat16", "float16", "float64")
 # forward and backward time one kernel pass; train a training step: forward and backward.
 DIRECTIONS = ("forward", "backward", "train")
 MODES = ("alloc", "out")
@@ -44,8 +44,11 @@ class Defaults(NamedTuple):
 # in float32: all of them at every size would take most of an hour on two cores.
 SWEEP = Defaults((64 * _K, _M, 16 * _M), (64 * _K, _M), DTYPES)
 ONE_SIZE = Defaults((16 * _M,), (_M,), ("float32",))
+# The mask alone (no data): what generating the random bits costs, in units per second. Its
+# dtype names no array and is float32 by convention.
+MASK_ONLY = Defaults(SWEEP.sizes, SWEEP.quick_sizes, ("float32",))
 # A GPU's bandwidth needs larger arrays before launch costs stop showing.
-CUDA_SWEEP = Defaults((_M, 16 * _M, 128 * _M), (_M, 16 * _M), DTYPES)
+CUDA_SWEEP = Defaults((_M, 16 * _M, 128 * _M), (_M, 16 * _M), ("float32", "bfloat16"))
 
 
 def parse_size(text: str) -> int:
@@ -200,9 +203,14 @@ ENTRIES = (
     *_kernel_entries("forward", torch_calls.dropout_forward, fastdrop_calls.dropout_forward),
     # backward: grad read, dx written, plus the stored mask read
     *_kernel_entries("backward", torch_calls.dropout_backward, fastdrop_calls.dropout_backward),
+    # the mask bits alone: only the bits written
+    *(Entry("mask_bits", backend, "forward", "bits", _counted(functools.partial(fastdrop_calls.mask_bits, p=DROPOUT_P), 0, 1),
+            fastdrop_calls.unavailable, modes=("out",), defaults=MASK_ONLY) for backend in ("native", "numba")),
     *(entry for op in AUTOGRAD_OPS for entry in _autograd_entries(op)),
 )
 OPS = tuple(dict.fromkeys(entry.op for entry in ENTRIES))
+# Ops that only fastdrop has: no torch case does their work.
+NO_TORCH_COUNTERPART = ("mask_bits",)
 
 
 @dataclass(frozen=True)

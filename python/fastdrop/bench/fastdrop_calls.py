@@ -78,3 +78,10 @@ def dropout_backward(case, p: float):
         return dx
 
     return backward_allocating
+
+
+def mask_bits(case, p: float):
+    """The keep bits of every unit, with no data read or written."""
+    module = kernels(case.backend)
+    bits = _bits_for(case.size)
+    return lambda: module.mask_bits(case.size, p, SEED, OFFSET, bits)

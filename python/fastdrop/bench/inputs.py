@@ -11,7 +11,7 @@ import importlib
 
 import numpy as np
 
-ITEMSIZE = {"float32": 4, "bfloat16": 2}
+ITEMSIZE = {"float32": 4, "bfloat16": 2, "float16": 2, "float64": 8}
 
 
 @functools.cache
