@@ -14,7 +14,7 @@ from conftest import BFLOAT16, ISAS, import_or_skip, random_array
 
 # (activation, approximate) as torch names them, and the kernels' name.
 ACTIVATIONS = {("relu", "none"): "relu", ("gelu", "none"): "gelu", ("gelu", "tanh"): "gelu_tanh"}
-# dropout_math.h's float32 bounds, against gelu's exact value at the float32 v = x + b (measured
+# math/bias_act_dropout.h's float32 bounds, against gelu's exact value at the float32 v = x + b (measured
 # over every float32 |v| < 20): exact gelu for v > -13, where Phi(v) is a normal float; the tanh
 # form plus the error of its tanh argument u, which PyTorch computes the same way and which the
 # result amplifies 2 |u| times for u < 0.
