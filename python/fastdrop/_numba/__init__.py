@@ -1,26 +1,22 @@
 """The Numba backend: the Numba mirrors' functions under the compiled module's names, so that the
-front-ends call either backend the same way."""
+front-ends call either backend the same way. Each op's mirror, ``_numba/<stem>.py`` for a stem of
+the registry, lists its entry points in ``__all__``; they are collected here, so adding an op needs
+no line in this file."""
 
-from .alpha_dropout import alpha_backward, alpha_backward_runs, alpha_forward, alpha_forward_runs
+import importlib
+import importlib.util
+
+from .._registry import OPS
 from .api_common import get_num_threads, set_num_threads
-from .apply_mask_bits import apply_mask_bits
-from .bias_act_dropout import (
-    bias_act_dropout_backward,
-    bias_act_dropout_backward_runs,
-    bias_act_dropout_forward,
-    bias_act_dropout_forward_runs,
-)
-from .bias_dropout_add import bias_dropout_add_forward, bias_dropout_add_forward_runs
-from .drop_block2d import apply_mask_bits_scale, drop_block2d_forward
-from .dropout import backward_bits, forward, forward_runs, mask_bits, mask_bits_runs
-from .gaussian_dropout import gaussian_backward, gaussian_backward_runs, gaussian_forward, gaussian_forward_runs
 from .philox_stream import stream_words
 
-__all__ = [
-    "alpha_backward", "alpha_backward_runs", "alpha_forward", "alpha_forward_runs", "apply_mask_bits",
-    "apply_mask_bits_scale", "backward_bits", "bias_act_dropout_backward", "bias_act_dropout_backward_runs",
-    "bias_act_dropout_forward", "bias_act_dropout_forward_runs",
-    "bias_dropout_add_forward", "bias_dropout_add_forward_runs", "drop_block2d_forward", "forward", "forward_runs",
-    "gaussian_backward", "gaussian_backward_runs", "gaussian_forward", "gaussian_forward_runs", "get_num_threads",
-    "mask_bits", "mask_bits_runs", "set_num_threads", "stream_words",
-]
+__all__ = ["get_num_threads", "set_num_threads", "stream_words"]
+
+# Ops built on another op's kernels (dropconnect on dropout's) have no mirror of their own.
+for _stem in sorted({spec.stem for spec in OPS}):
+    if importlib.util.find_spec(f"{__name__}.{_stem}") is None:
+        continue
+    _mirror = importlib.import_module(f"{__name__}.{_stem}")
+    for _name in _mirror.__all__:
+        globals()[_name] = getattr(_mirror, _name)
+    __all__ += _mirror.__all__

@@ -23,6 +23,9 @@ from .dropout_kernel import NO_BITS, elementwise_arrays, run_dropout
 from .element_ops import alpha_op, dropout_op
 from .philox_stream import make_dropout_params
 
+# The entry points under the compiled module's names (collected by _numba/__init__.py).
+__all__ = ["alpha_forward", "alpha_forward_runs", "alpha_backward", "alpha_backward_runs"]
+
 # Alpha dropout with PyTorch's constants (Klambauer et al., "Self-Normalizing Neural Networks").
 ALPHA_DROPOUT_ALPHA = 1.7580993408473766
 

@@ -20,6 +20,9 @@ from .dropout_kernel import kind_of, run_dropout
 from .element_ops import alpha_op, dropout_op
 from .philox_stream import make_dropout_params, scale_of
 
+# The entry points under the compiled module's names (collected by _numba/__init__.py).
+__all__ = ["apply_mask_bits"]
+
 # Dimensions apply_mask_bits takes (the C ABI's kMaxDims); callers merge adjacent dimensions first.
 MAX_DIMS = 16
 

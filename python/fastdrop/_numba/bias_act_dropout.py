@@ -45,6 +45,12 @@ from .philox_stream import (
     u32_as_float,
 )
 
+# The entry points under the compiled module's names (collected by _numba/__init__.py).
+__all__ = [
+    "bias_act_dropout_forward", "bias_act_dropout_forward_runs", "bias_act_dropout_backward",
+    "bias_act_dropout_backward_runs",
+]
+
 # fastdrop_activation's values, by the names the bindings take.
 RELU, GELU, GELU_TANH = 0, 1, 2
 ACTIVATIONS = {"relu": RELU, "gelu": GELU, "gelu_tanh": GELU_TANH}

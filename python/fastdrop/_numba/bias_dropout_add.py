@@ -27,6 +27,9 @@ from .philox_stream import (
     scale_of,
 )
 
+# The entry points under the compiled module's names (collected by _numba/__init__.py).
+__all__ = ["bias_dropout_add_forward", "bias_dropout_add_forward_runs"]
+
 
 @njit(cache=True, inline="always")
 def bias_dropout_add_element(x, b, r, keep, scale):

@@ -30,6 +30,9 @@ from .dropout_kernel import kind_of, pack8, run_dropout
 from .element_ops import dropout_op
 from .philox_stream import TILE, keeps, make_dropout_params, tile_words
 
+# The entry points under the compiled module's names (collected by _numba/__init__.py).
+__all__ = ["drop_block2d_forward", "apply_mask_bits_scale"]
+
 _ONES = np.uint64(0x0101010101010101)
 _SEVEN_FS = np.uint64(0x7F7F7F7F7F7F7F7F)
 _U7 = np.uint64(7)

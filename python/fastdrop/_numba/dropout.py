@@ -16,6 +16,9 @@ from .dropout_kernel import NO_BITS, NO_BYTES, NO_DATA, dropout_float, elementwi
 from .element_ops import dropout_op
 from .philox_stream import make_dropout_params, scale_of
 
+# The entry points under the compiled module's names (collected by _numba/__init__.py).
+__all__ = ["forward", "forward_runs", "backward_bits", "mask_bits", "mask_bits_runs"]
+
 
 def forward(dtype, x, y, p, seed, offset, mask_bits=None, mask_bytes=None):
     """y = dropout(x) for units 0 .. n - 1 of call (seed, offset); optionally the keep masks."""

@@ -34,6 +34,9 @@ from .philox_stream import (
     stream_block,
 )
 
+# The entry points under the compiled module's names (collected by _numba/__init__.py).
+__all__ = ["gaussian_forward", "gaussian_forward_runs", "gaussian_backward", "gaussian_backward_runs"]
+
 _U2 = np.uint64(2)
 _U8 = np.uint64(8)
 _U23 = np.uint64(23)
