@@ -14,8 +14,8 @@ namespace fastdrop::cpu::FASTDROP_ISA {
 namespace {
 
 // Seeds per stream tile, as dropout's forward (forward_tiles.h).
-constexpr int64_t kTile = 96;
-static_assert(kTile % (4 * kBlocksPerStep) == 0, "tiles hold whole steps");
+constexpr int64_t kTile = 192;
+static_assert(kTile % (8 * kBlocksPerStep) == 0, "tiles hold whole steps");
 
 // drop_block_workspace_bytes' parts. Rows are `stride` bytes, width rounded up to 8: the row
 // dilation reads and writes 8 columns at a time.
@@ -42,14 +42,14 @@ Workspace split(void* workspace, const DropBlockParams& params) {
 // row: out[w] = 1 iff a dropped seed j of the row has j <= w <= j + block_size - 1.
 void dilate_seed_row(const RoundKeys& keys, const DropBlockParams& params, uint64_t first, uint8_t* padded,
                      uint8_t* out) {
-  alignas(64) uint32_t words[kTile + 4 * kBlocksPerStep];
+  alignas(64) uint16_t lanes[kTile + 8 * kBlocksPerStep];
   uint8_t* drops = padded + params.block_size;
   for (int64_t t = 0; t < params.seed_width; t += kTile) {
     const int64_t len = params.seed_width - t < kTile ? params.seed_width - t : kTile;
     const uint64_t unit = first + static_cast<uint64_t>(t);
-    tile_words(keys, params.seeds.offset, unit, len, words);
-    const uint32_t* w = words + (unit & 3u);
-    for (int64_t i = 0; i < len; ++i) drops[t + i] = !keeps(w[i], params.seeds);
+    tile_lanes(keys, params.seeds.offset, unit, len, lanes);
+    const uint16_t* l = lanes + (unit & 7u);
+    for (int64_t i = 0; i < len; ++i) drops[t + i] = !keeps(l[i], params.seeds);
   }
   // Seed w (drops[w]) enters the window of column w and seed w - block_size (padded[w]) leaves
   // it; the zeros around the row stand for seeds past its ends.

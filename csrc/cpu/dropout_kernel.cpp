@@ -18,7 +18,7 @@ constexpr int64_t kBitsTile = 1024;
 
 static_assert(kBitsTile % 8 == 0, "tiles hold whole mask bytes");
 
-// Words of units [first, first + n) into words[0, n).
+// Words of continuous draws [first, first + n) into words[0, n) (fastdrop_stream_words).
 void stream_words(uint64_t seed, uint64_t offset, uint64_t first, int64_t n, uint32_t* words) {
   const RoundKeys keys = round_keys(seed);
   alignas(64) uint32_t tile[4 * kBlocksPerStep];
@@ -51,15 +51,14 @@ void mask_bits(uint64_t first, int64_t n, const DropoutParams& params, uint8_t* 
 template <class T>
 void backward_bits(const void* dy, void* dx, int64_t n, const DropoutParams& params,
                    const uint8_t* mask_bits) {
-  using C = typename ComputeType<T>::type;
   const T* g = static_cast<const T*>(dy);
   T* out = static_cast<T*>(dx);
-  const C scale = scale_of(params, C{});
+  const DropoutOp<T> op = dropout_op<T>(params, AlphaParams{});
   alignas(64) uint8_t keep[kBitsTile];
   for (int64_t t = 0; t < n; t += kBitsTile) {
     const int64_t len = n - t < kBitsTile ? n - t : kBitsTile;
     for (int64_t j = 0; j < (len + 7) / 8; ++j) unpack8(mask_bits[t / 8 + j], keep + 8 * j);
-    for (int64_t i = 0; i < len; ++i) out[t + i] = dropout_element(g[t + i], keep[i] != 0, scale);
+    apply_elements(g + t, out + t, len, op, [&](int64_t i) { return keep[i] != 0; });
   }
 }
 

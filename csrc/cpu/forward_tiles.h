@@ -1,41 +1,41 @@
 // The fused forward of the Bernoulli elementwise ops (dropout_kernel.cpp, alpha_dropout_kernel.cpp):
-// the words of a tile of units, their keep decisions, the op on each element (element_ops.h) and
-// the masks if asked for. Internal linkage in each ISA's namespace, as philox_stream.h.
+// the 16-bit lanes of a tile of units, their keep decisions, the op on each element
+// (element_ops.h) and the masks if asked for. Internal linkage in each ISA's namespace, as philox_stream.h.
 #pragma once
 #include <stdint.h>
 #include <string.h>
 
+#include "element_ops.h"
 #include "fastdrop/math/common.h"
 #include "philox_stream.h"
 
 namespace fastdrop::cpu::FASTDROP_ISA {
 namespace {
 
-// Units per forward tile: a few Philox steps, so that the loads and stores of the element loop
-// come often enough to overlap with the stream arithmetic (with 1024-unit tiles they come in
-// bursts and forward runs a third slower), and the words of a tile stay in L1 in between.
-constexpr int64_t kTile = 96;
-static_assert(kTile % (4 * kBlocksPerStep) == 0 && kTile % 8 == 0, "tiles hold whole steps and whole mask bytes");
+// Units per forward tile: a few Philox steps (one step is 8 * kBlocksPerStep units: 192 with
+// AVX-512), so that the loads and stores of the element loop come often enough to overlap with the
+// stream arithmetic (with 1024-unit tiles they come in bursts and forward runs a third slower),
+// and the lanes of a tile stay in L1 in between.
+constexpr int64_t kTile = 192;
+static_assert(kTile % (8 * kBlocksPerStep) == 0 && kTile % 8 == 0, "tiles hold whole steps and whole mask bytes");
 
-// The fused forward: words of a tile, keep decisions, op on each element, masks if asked for.
+// The fused forward: lanes of a tile, keep decisions, op on each element, masks if asked for.
 template <class T, class Op, bool kBits, bool kBytes>
 void forward_tiles(const T* x, T* y, uint64_t first, int64_t n, const DropoutParams& call, Op op,
                    uint8_t* mask_bits, bool* mask_bytes) {
   // A local copy: stores through y cannot alias it, so the element loop vectorises.
   const DropoutParams params = call;
   const RoundKeys keys = round_keys(params.seed);
-  alignas(64) uint32_t words[kTile + 4 * kBlocksPerStep];
+  alignas(64) uint16_t lanes[kTile + 8 * kBlocksPerStep];
   alignas(64) uint8_t keep[kTile];
   for (int64_t t = 0; t < n; t += kTile) {
     const int64_t len = n - t < kTile ? n - t : kTile;
     const uint64_t unit = first + static_cast<uint64_t>(t);
-    tile_words(keys, params.offset, unit, len, words);
-    const uint32_t* w = words + (unit & 3u);
-    if (x) {
-      for (int64_t i = 0; i < len; ++i) y[t + i] = op(x[t + i], keeps(w[i], params));
-    }
+    tile_lanes(keys, params.offset, unit, len, lanes);
+    const uint16_t* l = lanes + (unit & 7u);
+    if (x) apply_elements(x + t, y + t, len, op, [&](int64_t i) { return keeps(l[i], params); });
     if (!kBits && !kBytes) continue;
-    for (int64_t i = 0; i < len; ++i) keep[i] = keeps(w[i], params);
+    for (int64_t i = 0; i < len; ++i) keep[i] = keeps(l[i], params);
     if (kBytes) memcpy(mask_bytes + t, keep, static_cast<size_t>(len));
     if (kBits) store_mask_bits(keep, len, mask_bits + t / 8);
   }

@@ -13,8 +13,8 @@ namespace fastdrop::cpu::FASTDROP_ISA {
 namespace {
 
 // Units per tile, as the dropout forward's (see forward_tiles.h).
-constexpr int64_t kFusedTile = 96;
-static_assert(kFusedTile % (4 * kBlocksPerStep) == 0 && kFusedTile % 8 == 0, "tiles hold whole steps and mask bytes");
+constexpr int64_t kFusedTile = 192;
+static_assert(kFusedTile % (8 * kBlocksPerStep) == 0 && kFusedTile % 8 == 0, "tiles hold whole steps and mask bytes");
 
 // For a chunk of n elements of a call, whose units are [first, first + n) and whose element 0 is
 // in column col0, calls body(at, col, seg, keep) for each segment of seg elements from element
@@ -26,7 +26,7 @@ template <class Body>
 void for_each_fused_segment(const DropoutParams& params, int64_t cols, int64_t col0, uint64_t first, int64_t n,
                             const uint8_t* bits_in, uint8_t* bits_out, Body body) {
   const RoundKeys keys = round_keys(params.seed);
-  alignas(64) uint32_t words[kFusedTile + 4 * kBlocksPerStep];
+  alignas(64) uint16_t lanes[kFusedTile + 8 * kBlocksPerStep];
   alignas(64) uint8_t keep[kFusedTile];
   for (int64_t t = 0; t < n; t += kFusedTile) {
     const int64_t len = n - t < kFusedTile ? n - t : kFusedTile;
@@ -34,9 +34,9 @@ void for_each_fused_segment(const DropoutParams& params, int64_t cols, int64_t c
     if (bits_in) {
       for (int64_t j = 0; j < (len + 7) / 8; ++j) unpack8(bits_in[t / 8 + j], keep + 8 * j);
     } else {
-      tile_words(keys, params.offset, unit, len, words);
-      const uint32_t* w = words + (unit & 3u);
-      for (int64_t i = 0; i < len; ++i) keep[i] = keeps(w[i], params);
+      tile_lanes(keys, params.offset, unit, len, lanes);
+      const uint16_t* l = lanes + (unit & 7u);
+      for (int64_t i = 0; i < len; ++i) keep[i] = keeps(l[i], params);
     }
     for (int64_t i = 0; i < len;) {
       const int64_t col = (col0 + t + i) % cols;

@@ -78,8 +78,9 @@ inline RoundKeys round_keys(uint64_t seed) {
   return keys;
 }
 
-// Words of kBlocksPerStep consecutive blocks starting at block b0, stored in unit order.
-inline void stream_blocks(const RoundKeys& keys, uint64_t offset, uint64_t b0, uint32_t* words) {
+// Words of kBlocksPerStep consecutive blocks starting at block b0, stored in order (their bytes:
+// tile_lanes reads them as 16-bit lanes).
+inline void stream_blocks(const RoundKeys& keys, uint64_t offset, uint64_t b0, void* words) {
   u64v c0[kChains], c1[kChains], c2[kChains], c3[kChains];
   for (int c = 0; c < kChains; ++c) {
     c0[c] = u64v{} + (b0 + static_cast<uint64_t>(c * kBlocksPerVec)) + kLaneBlock;
@@ -104,7 +105,7 @@ inline void stream_blocks(const RoundKeys& keys, uint64_t offset, uint64_t b0, u
     const u64v w01 = reinterpret_cast<u64v>(__builtin_shuffle(reinterpret_cast<u32v>(c0[c]), reinterpret_cast<u32v>(c1[c]), kLowHalves));
     const u64v w23 = reinterpret_cast<u64v>(__builtin_shuffle(reinterpret_cast<u32v>(c2[c]), reinterpret_cast<u32v>(c3[c]), kLowHalves));
     const u64v rows[2] = {__builtin_shuffle(w01, w23, kUnpackLo), __builtin_shuffle(w01, w23, kUnpackHi)};
-    memcpy(words + 4 * kBlocksPerVec * c, rows, sizeof rows);
+    memcpy(static_cast<uint32_t*>(words) + 4 * kBlocksPerVec * c, rows, sizeof rows);
   }
 }
 #else
@@ -116,17 +117,28 @@ struct RoundKeys {
 
 inline RoundKeys round_keys(uint64_t seed) { return RoundKeys{seed}; }
 
-inline void stream_blocks(const RoundKeys& keys, uint64_t offset, uint64_t b0, uint32_t* words) {
+inline void stream_blocks(const RoundKeys& keys, uint64_t offset, uint64_t b0, void* words) {
   const PhiloxBlock block = stream_block(keys.seed, offset, b0);
   memcpy(words, block.v, sizeof block.v);
 }
 #endif
 
-// Words of units [first, first + n) for a tile buffer of n + 4 * kBlocksPerStep words; words[0] belongs to unit first & ~3.
+// Words of continuous draws [first, first + n) for a tile buffer of n + 4 * kBlocksPerStep words;
+// words[0] belongs to draw first & ~3.
 inline void tile_words(const RoundKeys& keys, uint64_t offset, uint64_t first, int64_t n, uint32_t* words) {
   const int64_t span = static_cast<int64_t>(first & 3u) + n;
   for (int64_t k = 0; k < span; k += 4 * kBlocksPerStep) {
     stream_blocks(keys, offset, (first >> 2) + static_cast<uint64_t>(k / 4), words + k);
+  }
+}
+
+// 16-bit lanes of Bernoulli units [first, first + n) (contract v2) for a tile buffer of
+// n + 8 * kBlocksPerStep lanes; lanes[0] belongs to unit first & ~7. Lane 2k of a block is the
+// low half of its word k: on this little-endian machine its words' bytes are its lanes in order.
+inline void tile_lanes(const RoundKeys& keys, uint64_t offset, uint64_t first, int64_t n, uint16_t* lanes) {
+  const int64_t span = static_cast<int64_t>(first & 7u) + n;
+  for (int64_t k = 0; k < span; k += 8 * kBlocksPerStep) {
+    stream_blocks(keys, offset, (first >> 3) + static_cast<uint64_t>(k / 8), lanes + k);
   }
 }
 

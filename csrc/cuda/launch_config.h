@@ -9,8 +9,9 @@
 
 namespace fastdrop::cuda {
 
-// A thread handles a group of 8 consecutive units per iteration: two Philox blocks, and exactly
-// one byte of the bit mask, so that no two threads write the same byte.
+// A thread handles a group of 8 consecutive units per iteration: one Philox block (one 16-bit
+// lane per unit, contract v2), and exactly one byte of the bit mask, so that no two threads write
+// the same byte.
 constexpr int kUnitsPerGroup = 8;
 constexpr int kThreadsPerBlock = 256;
 // Blocks per SM for the grid-stride loop: enough resident warps to hide memory latency on every
@@ -44,14 +45,13 @@ FASTDROP_HOST_DEVICE int units_in_group(uint64_t g, uint64_t n) {
 }
 
 // The keep bits of group g: bit j for unit 8g + j, zero past n; byte g of the bit mask. Units
-// 8g .. 8g + 7 take the words of Philox blocks 2g and 2g + 1.
+// 8g .. 8g + 7 take the lanes of Philox block g, lane 2k the low half of word k.
 FASTDROP_HOST_DEVICE uint32_t group_keep_bits(const DropoutParams& params, uint64_t g, uint64_t n) {
-  const PhiloxBlock lo = stream_block(params.seed, params.offset, 2 * g);
-  const PhiloxBlock hi = stream_block(params.seed, params.offset, 2 * g + 1);
+  const PhiloxBlock block = stream_block(params.seed, params.offset, g);
   uint32_t keep = 0;
-  for (int j = 0; j < 4; ++j) {
-    keep |= static_cast<uint32_t>(keeps(lo.v[j], params)) << j;
-    keep |= static_cast<uint32_t>(keeps(hi.v[j], params)) << (j + 4);
+  for (int k = 0; k < 4; ++k) {
+    keep |= static_cast<uint32_t>(keeps(block.v[k] & 0xffffu, params)) << (2 * k);
+    keep |= static_cast<uint32_t>(keeps(block.v[k] >> 16, params)) << (2 * k + 1);
   }
   return keep & ((1u << units_in_group(g, n)) - 1u);
 }

@@ -33,7 +33,7 @@ void check_alpha(const char* isa) {
                                      strides, p, bits.data(), static_cast<int64_t>(bits.size())) == FASTDROP_SUCCESS,
             "status");
       for (int64_t i = 0; i < n; ++i) {
-        const bool keep = keeps(stream_word(1, 2, i), params);
+        const bool keep = keeps(stream_lane(1, 2, i), params);
         const float want = alpha_dropout_element(x[i], keep, alpha.f32);
         const float grad = dropout_element(x[i], keep, alpha.f32.a);
         CHECK(memcmp(&y[i], &want, 4) == 0, "%s alpha forward %lld p=%g", isa, (long long)i, p);

@@ -54,7 +54,7 @@ void check_activation(fastdrop_activation activation, fastdrop_dtype dtype, cons
         const C scale = scale_of(params, C{});
         const T zero = from_compute(C(0), T{});
         for (int64_t i = 0; i < n; ++i) {
-          const bool keep = keeps(stream_word(seed, offset, static_cast<uint64_t>(i)), params);
+          const bool keep = keeps(stream_lane(seed, offset, static_cast<uint64_t>(i)), params);
           const T bi = bias ? bias[i % shape.cols] : zero;
           const T want_y = bias_act_dropout_element(Act{}, x[1 + i], bi, keep, scale);
           const T want_dx = bias_act_dropout_grad_element(Act{}, dy[3 + i], x[1 + i], bi, keep, scale);

@@ -28,7 +28,7 @@ void check_bias_dropout_add(const char* isa) {
                 FASTDROP_SUCCESS, "status");
       const DropoutParams params = make_dropout_params(0.3, 9, 1);
       for (int64_t i = 0; i < n; ++i) {
-        const bool keep = keeps(stream_word(9, 1, i), params);
+        const bool keep = keeps(stream_lane(9, 1, i), params);
         const float want = bias_dropout_add_element(x[i], with_bias ? b[5 + i % cols] : 0.0f, r[3 + i], keep,
                                                     params.scale_f32);
         CHECK(memcmp(&y[i], &want, 4) == 0, "%s bias_dropout_add cols=%lld element %lld", isa, (long long)cols,

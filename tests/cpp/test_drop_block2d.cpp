@@ -36,7 +36,7 @@ Reference reference(const Shape& s, double p, double eps, uint64_t seed, uint64_
   const DropoutParams draw = make_dropout_params(gamma, seed, offset);
   std::vector<bool> seed_dropped;
   for (int64_t u = 0; u < s.batch * s.channels * seed_h * seed_w; ++u) {
-    seed_dropped.push_back(!keeps(stream_word(seed, offset, static_cast<uint64_t>(u)), draw));
+    seed_dropped.push_back(!keeps(stream_lane(seed, offset, static_cast<uint64_t>(u)), draw));
   }
   Reference ref;
   int64_t kept = 0;

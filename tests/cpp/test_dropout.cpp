@@ -20,7 +20,7 @@ namespace {
 template <class T>
 void check_dtype(fastdrop_dtype dtype, const char* isa, int threads) {
   const int64_t sizes[] = {0, 1, 3, 7, 8, 9, 1023, 1025, 32773, 65536 * 2 + 13};
-  const double ps[] = {0.0, 0.1, 0.5, 0.9, 1.0 - 1.0 / 1048576, 1.0};
+  const double ps[] = {0.0, 1.0 / 131072, 0.1, 0.5, 0.9, 1.0 - 1.0 / 65536, 1.0 - 1.0 / 1048576, 1.0};
   const uint64_t seeds[] = {0, 0x0123456789abcdefull};
   for (int64_t n : sizes) {
     const std::vector<T> x = make_input<T>(n);
@@ -39,7 +39,7 @@ void check_dtype(fastdrop_dtype dtype, const char* isa, int threads) {
         CHECK(fastdrop_dropout_backward(dtype, x.data(), dx_seed.data(), n, p, seed, offset) ==
                   FASTDROP_SUCCESS, "backward status");
         for (int64_t i = 0; i < n; ++i) {
-          const bool keep = keeps(stream_word(seed, offset, static_cast<uint64_t>(i)), params);
+          const bool keep = keeps(stream_lane(seed, offset, static_cast<uint64_t>(i)), params);
           const T want = dropout_element(x[i], keep, scale);
           CHECK(same_bits(y[i], want), "%s threads=%d dtype=%d n=%lld p=%g i=%lld forward", isa,
                 threads, dtype, (long long)n, p, (long long)i);
@@ -49,6 +49,7 @@ void check_dtype(fastdrop_dtype dtype, const char* isa, int threads) {
           CHECK(same_bits(dx_seed[i], want), "%s backward from seed %lld", isa, (long long)i);
           if (p == 1.0) CHECK(!keep, "p = 1 keeps nothing");
           if (p == 0.0) CHECK(keep && same_bits(y[i], x[i]), "p = 0 keeps x");
+          if (p < 1.0 / 65536) CHECK(keep, "p below 2^-16 drops nothing");
         }
         if (n % 8) CHECK((bits[n / 8] >> (n % 8)) == 0, "bits past the end of the mask are zero");
         delete[] bytes;
@@ -62,6 +63,30 @@ void check_dtype(fastdrop_dtype dtype, const char* isa, int threads) {
   CHECK(fastdrop_dropout_forward(dtype, inplace.data(), inplace.data(), 1000, 0.3, 5, 6, nullptr,
                                  nullptr) == FASTDROP_SUCCESS, "status");
   CHECK(memcmp(inplace.data(), want.data(), 1000 * sizeof(T)) == 0, "%s in place", isa);
+}
+
+// Every bit pattern of a 16-bit type (NaNs, infinities and subnormals included) through the
+// forward and the backward from bits: the vector conversions of the ISA (F16C) give the bits of the
+// software ones.
+template <class T>
+void check_every_pattern(fastdrop_dtype dtype, const char* isa) {
+  const int64_t n = 65536;
+  std::vector<T> x(n), y(n), dx(n);
+  for (int64_t i = 0; i < n; ++i) memcpy(&x[i], &i, sizeof(T));
+  std::vector<uint8_t> bits(n / 8);
+  for (double p : {0.0, 0.5}) {
+    const DropoutParams params = make_dropout_params(p, 11, 12);
+    const auto scale = scale_of(params, typename ComputeType<T>::type{});
+    CHECK(fastdrop_dropout_forward(dtype, x.data(), y.data(), n, p, 11, 12, bits.data(), nullptr) ==
+              FASTDROP_SUCCESS, "status");
+    CHECK(fastdrop_dropout_backward_bits(dtype, x.data(), dx.data(), n, p, bits.data()) == FASTDROP_SUCCESS,
+          "status");
+    for (int64_t i = 0; i < n; ++i) {
+      const T want = dropout_element(x[i], reference_keep(i, p, 11, 12), scale);
+      CHECK(same_bits(y[i], want), "%s dtype=%d p=%g pattern %04llx forward", isa, dtype, p, (long long)i);
+      CHECK(same_bits(dx[i], want), "%s dtype=%d p=%g pattern %04llx backward", isa, dtype, p, (long long)i);
+    }
+  }
 }
 
 void check_errors() {
@@ -127,6 +152,8 @@ int main() {
     check_dtype<float>(FASTDROP_FLOAT32, name, threads);
     check_dtype<double>(FASTDROP_FLOAT64, name, threads);
     check_mask_bits(name);
+    check_every_pattern<float16_bits>(FASTDROP_FLOAT16, name);
+    check_every_pattern<bfloat16_bits>(FASTDROP_BFLOAT16, name);
   });
   return finish("dropout");
 }

@@ -25,7 +25,7 @@ int main() {
   const DropoutParams params = make_dropout_params(p, 42, 3);
   const uint16_t two = float_to_half_rne(2.0f);
   for (int64_t i = n - 8192; i < n; ++i) {
-    const bool keep = keeps(stream_word(42, 3, static_cast<uint64_t>(i)), params);
+    const bool keep = keeps(stream_lane(42, 3, static_cast<uint64_t>(i)), params);
     CHECK(x[i] == (keep ? two : 0), "element %lld", (long long)i);
   }
   free(x);

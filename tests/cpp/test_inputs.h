@@ -32,7 +32,7 @@ bool same_bits(const T& a, const T& b) {
 
 // Whether unit u of call (seed, offset) is kept: the randomness contract from philox.h alone.
 inline bool reference_keep(uint64_t u, double p, uint64_t seed, uint64_t offset) {
-  return fastdrop::keeps(fastdrop::stream_word(seed, offset, u), fastdrop::make_dropout_params(p, seed, offset));
+  return fastdrop::keeps(fastdrop::stream_lane(seed, offset, u), fastdrop::make_dropout_params(p, seed, offset));
 }
 
 // Runs body(isa_name, threads) on every ISA this CPU has (reporting the skipped ones) with 1, 2

@@ -52,9 +52,16 @@ FASTDROP_HOST_DEVICE PhiloxBlock stream_block(uint64_t seed, uint64_t offset, ui
   return philox4x32_10(ctr, static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32));
 }
 
-// The 32-bit word that decides unit u: word (u & 3) of block (u >> 2).
+// The 32-bit word of continuous draw u (Gaussian dropout): word (u & 3) of block (u >> 2).
 FASTDROP_HOST_DEVICE uint32_t stream_word(uint64_t seed, uint64_t offset, uint64_t u) {
   return stream_block(seed, offset, u >> 2).v[u & 3];
+}
+
+// The 16 bits that decide Bernoulli unit u (contract v2): lane (u & 7) of block (u >> 3), lane 2k
+// being the low half of word k and lane 2k + 1 its high half.
+FASTDROP_HOST_DEVICE uint32_t stream_lane(uint64_t seed, uint64_t offset, uint64_t u) {
+  const uint32_t word = stream_block(seed, offset, u >> 3).v[(u & 7) >> 1];
+  return (u & 1) ? word >> 16 : word & 0xffffu;
 }
 
 }  // namespace fastdrop

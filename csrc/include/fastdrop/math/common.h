@@ -1,8 +1,9 @@
 // The per-element math that every op shares, on the CPU of every ISA and on CUDA, so that it is
 // defined once (docs/design.md, Randomness): 16-bit storage types and their conversions, compute
-// types, and the Bernoulli draw of a unit (DropoutParams). Conversions are done in integer and
-// float arithmetic rather than with F16C or CUDA intrinsics so that every backend rounds the same
-// way. Each op's own math is in math/<op>.h.
+// types, and the Bernoulli draw of a unit (DropoutParams, contract v2). Conversions are done in
+// integer and float arithmetic rather than with CUDA intrinsics so that every backend rounds the
+// same way; the CPU kernels convert runs of float16 with F16C where the CPU has it, whose bits
+// these match, NaNs included (csrc/cpu/convert_runs.h). Each op's own math is in math/<op>.h.
 #pragma once
 #include <stdint.h>
 #include <string.h>
@@ -38,12 +39,15 @@ FASTDROP_HOST_DEVICE float half_to_float(uint16_t h) {
   o += (127u - 15u) << 23;
   const uint32_t inf_nan = o + ((128u - 16u) << 23);
   const float sub = u32_as_float(o + (1u << 23)) - u32_as_float(113u << 23);
-  o = exp == shifted_exp ? inf_nan : o;
+  // NaNs come out quiet, as F16C's vcvtph2ps makes them, so that both paths give the same bits.
+  const uint32_t quiet = (h & 0x3ffu) != 0 ? 0x400000u : 0u;
+  o = exp == shifted_exp ? inf_nan | quiet : o;
   o = exp == 0 ? float_as_u32(sub) : o;
   return u32_as_float(o | ((static_cast<uint32_t>(h) & 0x8000u) << 16));
 }
 
-// binary32 -> binary16, round to nearest even; overflow gives inf, NaN gives a quiet NaN.
+// binary32 -> binary16, round to nearest even; overflow gives inf, NaN a quiet NaN with the top
+// bits of its payload (as F16C's vcvtps2ph, so that both paths give the same bits).
 FASTDROP_HOST_DEVICE uint16_t float_to_half_rne(float f) {
   uint32_t u = float_as_u32(f);
   const uint32_t sign = u & 0x80000000u;
@@ -55,7 +59,7 @@ FASTDROP_HOST_DEVICE uint16_t float_to_half_rne(float f) {
   const uint32_t mant_odd = (u >> 13) & 1u;
   const uint32_t normal = (u + (static_cast<uint32_t>(15 - 127) << 23) + 0xfffu + mant_odd) >> 13;
   uint32_t o = u < (113u << 23) ? sub : normal;
-  o = u >= f16max ? (u > 0x7f800000u ? 0x7e00u : 0x7c00u) : o;
+  o = u >= f16max ? (u > 0x7f800000u ? 0x7e00u | ((u >> 13) & 0x3ffu) : 0x7c00u) : o;
   return static_cast<uint16_t>(o | (sign >> 16));
 }
 
@@ -100,8 +104,7 @@ FASTDROP_HOST_DEVICE bfloat16_bits from_compute(float v, bfloat16_bits) {
 struct DropoutParams {
   uint64_t seed;
   uint64_t offset;
-  uint32_t threshold;  // floor(p * 2^32) for p < 1
-  uint32_t drop_all;   // p == 1: the threshold does not fit in 32 bits
+  uint32_t threshold;  // a unit whose 16-bit lane is below it is dropped: floor(p * 2^16), 2^16 when p == 1
   float scale_f32;     // 1 / (1 - p) rounded to float, 0 when p == 1
   double scale_f64;    // 1 / (1 - p), 0 when p == 1
 };
@@ -111,16 +114,14 @@ FASTDROP_HOST_DEVICE DropoutParams make_dropout_params(double p, uint64_t seed, 
   DropoutParams params;
   params.seed = seed;
   params.offset = offset;
-  params.drop_all = p >= 1.0 ? 1u : 0u;
-  params.threshold = p >= 1.0 ? 0u : static_cast<uint32_t>(p * 4294967296.0);
+  params.threshold = p >= 1.0 ? 65536u : static_cast<uint32_t>(p * 65536.0);
   params.scale_f64 = p >= 1.0 ? 0.0 : 1.0 / (1.0 - p);
   params.scale_f32 = static_cast<float>(params.scale_f64);
   return params;
 }
 
-FASTDROP_HOST_DEVICE bool keeps(uint32_t word, const DropoutParams& params) {
-  return (word >= params.threshold) & (params.drop_all == 0);
-}
+// Contract v2: a Bernoulli unit is kept iff its 16-bit lane (stream_lane) is at least the threshold.
+FASTDROP_HOST_DEVICE bool keeps(uint32_t lane, const DropoutParams& params) { return lane >= params.threshold; }
 
 // The scale in a compute type (the argument only selects it).
 FASTDROP_HOST_DEVICE float scale_of(const DropoutParams& params, float) { return params.scale_f32; }
