@@ -1,5 +1,5 @@
 // More than 2^32 elements in one call (float16, in place, 8 GiB): units past 2^32 must get their
-// own words, not those of unit i mod 2^32.
+// own lanes, not those of unit i mod 2^32.
 #include <stdio.h>
 #include <stdlib.h>
 
