@@ -77,7 +77,7 @@ fastdrop_status fastdrop_philox4x32_10(const uint32_t counter[4], const uint32_t
                                        uint32_t out[4]);
 
 /* words[i] = the 32-bit word of continuous draw (first + i) of call (seed, offset), for 0 <= i < n:
- * word (u & 3) of Philox block (u >> 2). Bernoulli units use 16-bit lanes instead (contract v2). 
+ * word (u & 3) of Philox block (u >> 2). Bernoulli units use 16-bit lanes instead (contract v2).
  * Errors: INVALID_VALUE (n < 0), NULL_POINTER (words), ISA_UNAVAILABLE. */
 fastdrop_status fastdrop_stream_words(uint64_t seed, uint64_t offset, uint64_t first, int64_t n,
                                       uint32_t* words);
