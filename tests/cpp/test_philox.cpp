@@ -36,7 +36,7 @@ std::vector<std::vector<uint64_t>> read_rows(const std::string& path, size_t col
   return rows;
 }
 
-// A row of keep_vectors_v2.txt: seed offset p first count -> keep bits (bit i & 7 of byte i >> 3
+// A row of keep_vectors_v2.txt: seed offset p first count [->] keep bits (bit i & 7 of byte i >> 3
 // is unit first + i), seed, offset and first in hex, p and count in decimal.
 struct KeepVector {
   uint64_t seed, offset, first;
@@ -52,8 +52,9 @@ std::vector<KeepVector> read_keep_vectors(const std::string& path) {
   char line[512], hex[256];
   while (fgets(line, sizeof line, f)) {
     if (line[0] == '#' || line[0] == '\n') continue;
+    for (char* arrow = strstr(line, "->"); arrow; arrow = strstr(arrow, "->")) arrow[0] = arrow[1] = ' ';
     KeepVector row;
-    if (sscanf(line, "%" SCNx64 " %" SCNx64 " %lf %" SCNx64 " %" SCNd64 " -> %255s", &row.seed, &row.offset, &row.p,
+    if (sscanf(line, "%" SCNx64 " %" SCNx64 " %lf %" SCNx64 " %" SCNd64 " %255s", &row.seed, &row.offset, &row.p,
                &row.first, &row.count, hex) != 6) {
       continue;
     }
