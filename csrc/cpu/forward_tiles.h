@@ -27,17 +27,16 @@ void forward_tiles(const T* x, T* y, uint64_t first, int64_t n, const DropoutPar
   const DropoutParams params = call;
   const RoundKeys keys = round_keys(params.seed);
   alignas(64) uint16_t lanes[kTile + 8 * kBlocksPerStep];
-  alignas(64) uint8_t keep[kTile];
   for (int64_t t = 0; t < n; t += kTile) {
     const int64_t len = n - t < kTile ? n - t : kTile;
     const uint64_t unit = first + static_cast<uint64_t>(t);
     tile_lanes(keys, params.offset, unit, len, lanes);
     const uint16_t* l = lanes + (unit & 7u);
     if (x) apply_elements(x + t, y + t, len, op, [&](int64_t i) { return keeps(l[i], params); });
-    if (!kBits && !kBytes) continue;
-    for (int64_t i = 0; i < len; ++i) keep[i] = keeps(l[i], params);
-    if (kBytes) memcpy(mask_bytes + t, keep, static_cast<size_t>(len));
-    if (kBits) store_mask_bits(keep, len, mask_bits + t / 8);
+    if (kBits) store_lane_bits(l, len, params.threshold, mask_bits + t / 8);
+    if (kBytes) {
+      for (int64_t i = 0; i < len; ++i) mask_bytes[t + i] = keeps(l[i], params);
+    }
   }
 }
 

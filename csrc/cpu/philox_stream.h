@@ -161,6 +161,39 @@ inline void store_mask_bits(const uint8_t* keep, int64_t len, uint8_t* bits) {
   }
 }
 
+// The mask bits of len units from their 16-bit lanes: bit i & 7 of bits[i >> 3] is lanes[i] >=
+// threshold (contract v2), bits past len 0. One vector compare per 32 lanes (AVX-512BW) or 16
+// (AVX2); a threshold of 2^16 (p = 1) fits no lane, so it takes the loop at the end.
+inline void store_lane_bits(const uint16_t* lanes, int64_t len, uint32_t threshold, uint8_t* bits) {
+  int64_t i = 0;
+#if FASTDROP_LANES == 16
+  if (threshold <= 0xffffu) {
+    const __m512i t = _mm512_set1_epi16(static_cast<short>(threshold));
+    for (; i + 32 <= len; i += 32) {
+      const __mmask32 keep = _mm512_cmpge_epu16_mask(_mm512_loadu_si512(lanes + i), t);
+      memcpy(bits + i / 8, &keep, sizeof keep);
+    }
+  }
+#elif FASTDROP_LANES == 8
+  if (threshold <= 0xffffu) {
+    const __m256i t = _mm256_set1_epi16(static_cast<short>(threshold));
+    for (; i + 16 <= len; i += 16) {
+      const __m256i l = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(lanes + i));
+      // All ones where lane >= threshold (AVX2 has no unsigned 16-bit compare), packed to bytes.
+      const __m256i keep = _mm256_cmpeq_epi16(_mm256_max_epu16(l, t), l);
+      const __m128i keep8 = _mm_packs_epi16(_mm256_castsi256_si128(keep), _mm256_extracti128_si256(keep, 1));
+      const uint16_t packed = static_cast<uint16_t>(_mm_movemask_epi8(keep8));
+      memcpy(bits + i / 8, &packed, sizeof packed);
+    }
+  }
+#endif
+  for (; i < len; i += 8) {
+    uint8_t byte = 0;
+    for (int64_t k = i; k < len && k < i + 8; ++k) byte |= static_cast<uint8_t>((lanes[k] >= threshold) << (k - i));
+    bits[i / 8] = byte;
+  }
+}
+
 // keep[i] = bit i of byte, as 0 or 1.
 inline void unpack8(uint8_t byte, uint8_t* keep) {
   uint64_t v = (byte * 0x0101010101010101ull) & 0x8040201008040201ull;
