@@ -14,7 +14,7 @@ namespace fastdrop::cpu::FASTDROP_ISA {
 namespace {
 
 // Seeds per stream tile, as dropout's forward (forward_tiles.h).
-constexpr int64_t kTile = 192;
+constexpr int64_t kTile = 384;
 static_assert(kTile % (8 * kBlocksPerStep) == 0, "tiles hold whole steps");
 
 // drop_block_workspace_bytes' parts. Rows are `stride` bytes, width rounded up to 8: the row

@@ -16,7 +16,7 @@ namespace {
 // AVX-512), so that the loads and stores of the element loop come often enough to overlap with the
 // stream arithmetic (with 1024-unit tiles they come in bursts and forward runs a third slower),
 // and the lanes of a tile stay in L1 in between.
-constexpr int64_t kTile = 192;
+constexpr int64_t kTile = 384;
 static_assert(kTile % (8 * kBlocksPerStep) == 0 && kTile % 8 == 0, "tiles hold whole steps and whole mask bytes");
 
 // The fused forward: lanes of a tile, keep decisions, op on each element, masks if asked for.

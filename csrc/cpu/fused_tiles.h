@@ -13,7 +13,7 @@ namespace fastdrop::cpu::FASTDROP_ISA {
 namespace {
 
 // Units per tile, as the dropout forward's (see forward_tiles.h).
-constexpr int64_t kFusedTile = 192;
+constexpr int64_t kFusedTile = 384;
 static_assert(kFusedTile % (8 * kBlocksPerStep) == 0 && kFusedTile % 8 == 0, "tiles hold whole steps and mask bytes");
 
 // For a chunk of n elements of a call, whose units are [first, first + n) and whose element 0 is

@@ -10,7 +10,7 @@ namespace {
 
 // Units per tile: a few Philox steps, so that the stream, the noise and the loads and stores
 // overlap, and the words and noise of a tile stay in L1 in between.
-constexpr int64_t kTile = 96;
+constexpr int64_t kTile = 192;
 static_assert(kTile % (4 * kBlocksPerStep) == 0 && kTile % 2 == 0, "tiles hold whole steps and pairs");
 
 template <class T>

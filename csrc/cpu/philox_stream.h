@@ -55,10 +55,27 @@ constexpr i64v kUnpackLo = {0, 8, 2, 10, 4, 12, 6, 14};
 constexpr i32v kLowHalves = {0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30};
 #endif
 constexpr i64v kUnpackHi = kUnpackLo + 1;
+#if FASTDROP_LANES == 8
+constexpr i32v kSwapHalves = {1, 0, 3, 2, 5, 4, 7, 6};
+#else
+constexpr i32v kSwapHalves = {1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11, 10, 13, 12, 15, 14};
+#endif
 
-// Independent Philox chains in flight: one chain's 10 rounds are a long dependency chain, and
-// three interleaved keep the vector units busy; four would spill AVX2's 16 registers.
+// The high half of each 64-bit lane moved into its low half (the high half is left with the low
+// one: only low halves are read). A shuffle rather than a shift: on recent Intel cores both the
+// 512-bit multiply and shift issue only on port 0, the shuffle on port 5.
+inline u64v high_to_low(u64v p) {
+  return reinterpret_cast<u64v>(__builtin_shuffle(reinterpret_cast<u32v>(p), kSwapHalves));
+}
+
+// Independent Philox chains in flight: one chain's 10 rounds are a long dependency chain (a
+// multiply's latency each round), so several are interleaved to keep the multipliers busy: three
+// with AVX2, whose 16 registers four would spill, six in AVX-512's 32.
+#if FASTDROP_LANES == 8
 constexpr int kChains = 3;
+#else
+constexpr int kChains = 6;
+#endif
 constexpr int kBlocksPerStep = kBlocksPerVec * kChains;
 
 // The round keys of a call, broadcast once rather than in every step.
@@ -95,9 +112,9 @@ inline void stream_blocks(const RoundKeys& keys, uint64_t offset, uint64_t b0, v
     for (int c = 0; c < kChains; ++c) {
       const u64v p0 = mul_lo32(c0[c], m0);
       const u64v p1 = mul_lo32(c2[c], m1);
-      c0[c] = (p1 >> 32) ^ c1[c] ^ keys.k0[r];
+      c0[c] = high_to_low(p1) ^ c1[c] ^ keys.k0[r];
       c1[c] = p1;
-      c2[c] = (p0 >> 32) ^ c3[c] ^ keys.k1[r];
+      c2[c] = high_to_low(p0) ^ c3[c] ^ keys.k1[r];
       c3[c] = p0;
     }
   }
