@@ -2,8 +2,8 @@
 // ISA where it has them: F16C (and AVX-512F) for float16, whose results are the bits of the
 // software conversions of fastdrop/math/common.h (tests/cpp/test_conversions.cpp holds them
 // equal), which the scalar build and the tails use; bfloat16's integer conversions written out in
-// AVX2 and AVX-512 (GCC leaves the scalar ones unvectorised in these loops). Every bit pattern goes
-// through them in tests/cpp/test_dropout.cpp. Internal linkage in each ISA's build.
+// AVX2 and AVX-512 the same way. Every 16-bit pattern goes through them in
+// tests/cpp/test_dropout.cpp. Internal linkage in each ISA's build.
 #pragma once
 #include <stdint.h>
 
