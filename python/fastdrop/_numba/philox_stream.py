@@ -116,14 +116,17 @@ def half_to_float(h):
     o += np.uint64((127 - 15) << 23)
     inf_nan = o + np.uint64((128 - 16) << 23)
     sub = u32_as_float(o + np.uint64(1 << 23)) - u32_as_float(np.uint64(113 << 23))
-    o = inf_nan if exp == shifted_exp else o
+    # NaNs come out quiet, as F16C's vcvtph2ps makes them (the C++ kernels use it).
+    quiet = np.uint64(0x400000) if (hu & np.uint64(0x3FF)) != np.uint64(0) else np.uint64(0)
+    o = (inf_nan | quiet) if exp == shifted_exp else o
     o = float_as_u32(sub) if exp == 0 else o
     return u32_as_float(o | ((hu & np.uint64(0x8000)) << _U16))
 
 
 @njit(cache=True)
 def float_to_half_rne(f):
-    """float32 -> binary16 bits, round to nearest even; overflow gives inf, NaN a quiet NaN."""
+    """float32 -> binary16 bits, round to nearest even; overflow gives inf, NaN a quiet NaN with the
+    top bits of its payload (as F16C's vcvtps2ph)."""
     u = float_as_u32(f)
     sign = u & np.uint64(0x80000000)
     u ^= sign
@@ -136,7 +139,8 @@ def float_to_half_rne(f):
     # uint64 the sums can carry past bit 31, which the uint16 result drops anyway.
     normal = (u + np.uint64(0xC8000000) + np.uint64(0xFFF) + mant_odd) >> _U13
     o = sub if u < np.uint64(113 << 23) else normal
-    o = (np.uint64(0x7E00) if u > np.uint64(0x7F800000) else np.uint64(0x7C00)) if u >= f16max else o
+    nan = np.uint64(0x7E00) | ((u >> _U13) & np.uint64(0x3FF))
+    o = (nan if u > np.uint64(0x7F800000) else np.uint64(0x7C00)) if u >= f16max else o
     return np.uint16(o | (sign >> _U16))
 
 
