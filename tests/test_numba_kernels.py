@@ -97,8 +97,10 @@ def rounded_bits(dtype, y):
         return y.view(np.uint32)
     if dtype == "bfloat16":
         return f32_to_bf16_bits(y)
-    # NumPy rounds to nearest even; the contract's NaN is the quiet 0x7e00 with the sign kept.
-    nan = np.uint16(0x7E00) | ((y.view(np.uint32) >> 16) & 0x8000).astype(np.uint16)
+    # NumPy rounds to nearest even; a NaN comes out quiet with the sign and the top of its payload
+    # kept, as F16C's vcvtps2ph makes it.
+    u = y.view(np.uint32)
+    nan = (np.uint32(0x7E00) | ((u >> 13) & 0x3FF) | ((u >> 16) & 0x8000)).astype(np.uint16)
     with np.errstate(over="ignore", invalid="ignore"):
         return np.where(np.isnan(y), nan, y.astype(np.float16).view(np.uint16))
 
