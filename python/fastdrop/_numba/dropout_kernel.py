@@ -33,15 +33,17 @@ from .philox_stream import (
     stream_block,
 )
 
-_U2 = np.uint64(2)
 _U3 = np.uint64(3)
+_U7 = np.uint64(7)
 _U8 = np.uint64(8)
 _U16 = np.uint64(16)
-_U24 = np.uint64(24)
+_U32 = np.uint64(32)
+_U48 = np.uint64(48)
+_LOW16 = np.uint64(0xFFFF)
 
-# Bytes of a tile's keeps: those of whole blocks from the block of its first unit, which in a
-# shard may lie up to 3 units past a block's start (TILE + 4), rounded up to whole uint64s for
-# the 8-keep views.
+# Bytes of a tile's keeps: those of whole blocks (8 units each) from the block of its first unit,
+# which in a shard may lie up to 7 units past a block's start: TILE + 7, rounded up to whole
+# uint64s for the 8-keep views.
 SKEWED_TILE = TILE + 8
 
 
@@ -93,31 +95,35 @@ def unpack8(byte):
     return ((v + np.uint64(0x7F7F7F7F7F7F7F7F)) >> np.uint64(7)) & np.uint64(0x0101010101010101)
 
 
+@njit(cache=True, inline="always")
+def word_keeps(word, threshold):
+    """The keeps of a word's two lanes (its low half, then its high half) as two bytes."""
+    return np.uint64(keeps(word & _LOW16, threshold)) | np.uint64(keeps(word >> _U16, threshold)) << _U8
+
+
 @njit(cache=True)
-def tile_keeps(seed, offset, threshold, drop_all, unit, position, n, bits_in, shape, unit_strides, keep):
+def tile_keeps(seed, offset, threshold, unit, position, n, bits_in, shape, unit_strides, keep):
     """keep[0, n) (0 or 1) of a tile: the elements position .. position + n - 1 of the call (position
     a multiple of 8), whose units are unit .. unit + n - 1; keep holds SKEWED_TILE bytes.
 
     From bits_in's bits of the units of a broadcast shape when shape is not empty
     (apply_mask_bits); else from the stream when bits_in is empty (forward), else from its bit
-    `position + i` (backward_bits). The stream is decided a block at a time: its 4 keeps go out as
-    the 4 bytes of one uint32 (in memory order on a little-endian CPU, as the C++ pack8/unpack8
-    assume too), from the block of the tile's first unit; when that unit is not the block's first
-    (shards only: an unsharded call's tiles start at multiples of TILE), the keeps then move down
-    past the skew, as the C++ reads the words from words + (unit & 3).
+    `position + i` (backward_bits). The stream is decided a block at a time: its 8 lanes' keeps go
+    out as the 8 bytes of one uint64 (in memory order on a little-endian CPU, as the C++
+    pack8/unpack8 assume too), from the block of the tile's first unit; when that unit is not the
+    block's first (shards only: an unsharded call's tiles start at multiples of TILE), the keeps
+    then move down past the skew, as the C++ reads the lanes from lanes + (unit & 7).
     """
     if shape.size != 0:
         unit_keeps(position, n, bits_in, shape, unit_strides, keep)
     elif bits_in.size == 0:
-        skew = np.int64(unit & _U3)
-        b0 = unit >> _U2
-        keep4 = keep.view(np.uint32)
-        for i in range((skew + n + 3) // 4):
+        skew = np.int64(unit & _U7)
+        b0 = unit >> _U3
+        keep8 = keep.view(np.uint64)
+        for i in range((skew + n + 7) // 8):
             c0, c1, c2, c3 = stream_block(seed, offset, b0 + np.uint64(i))
-            keep4[i] = (np.uint64(keeps(c0, threshold, drop_all))
-                        | np.uint64(keeps(c1, threshold, drop_all)) << _U8
-                        | np.uint64(keeps(c2, threshold, drop_all)) << _U16
-                        | np.uint64(keeps(c3, threshold, drop_all)) << _U24)
+            keep8[i] = (word_keeps(c0, threshold) | word_keeps(c1, threshold) << _U16
+                        | word_keeps(c2, threshold) << _U32 | word_keeps(c3, threshold) << _U48)
         if skew:
             for i in range(n):
                 keep[i] = keep[skew + i]
@@ -160,7 +166,7 @@ def store_masks(position, bit, n, keep, mask_bits, mask_bytes):
 
 
 @njit(cache=True, parallel=True, nogil=True)
-def dropout_float16(n, runs, x, y, seed, offset, threshold, drop_all, op, scale, keep_add, drop_value,
+def dropout_float16(n, runs, x, y, seed, offset, threshold, op, scale, keep_add, drop_value,
                     bits_in, shape, unit_strides, mask_bits, mask_bytes):
     chunks, per_run = run_chunk_count(n, runs[1])
     for c in prange(chunks):
@@ -169,8 +175,7 @@ def dropout_float16(n, runs, x, y, seed, offset, threshold, drop_all, op, scale,
         start, end, unit, bit = run_chunk(c, per_run, runs)
         for t in range(start, end, TILE):
             m = min(TILE, end - t)
-            tile_keeps(seed, offset, threshold, drop_all, unit + np.uint64(t - start), t, m, bits_in, shape,
-                       unit_strides, keep)
+            tile_keeps(seed, offset, threshold, unit + np.uint64(t - start), t, m, bits_in, shape, unit_strides, keep)
             xs, ys = x[t:t + m], y[t:t + m]
             for i in range(m):
                 xt[i] = xs[i]
@@ -181,7 +186,7 @@ def dropout_float16(n, runs, x, y, seed, offset, threshold, drop_all, op, scale,
 
 
 @njit(cache=True, parallel=True, nogil=True)
-def dropout_bfloat16(n, runs, x, y, seed, offset, threshold, drop_all, op, scale, keep_add, drop_value,
+def dropout_bfloat16(n, runs, x, y, seed, offset, threshold, op, scale, keep_add, drop_value,
                      bits_in, shape, unit_strides, mask_bits, mask_bytes):
     chunks, per_run = run_chunk_count(n, runs[1])
     for c in prange(chunks):
@@ -190,8 +195,7 @@ def dropout_bfloat16(n, runs, x, y, seed, offset, threshold, drop_all, op, scale
         start, end, unit, bit = run_chunk(c, per_run, runs)
         for t in range(start, end, TILE):
             m = min(TILE, end - t)
-            tile_keeps(seed, offset, threshold, drop_all, unit + np.uint64(t - start), t, m, bits_in, shape,
-                       unit_strides, keep)
+            tile_keeps(seed, offset, threshold, unit + np.uint64(t - start), t, m, bits_in, shape, unit_strides, keep)
             xs, ys = x[t:t + m], y[t:t + m]
             for i in range(m):
                 xt[i] = xs[i]
@@ -202,7 +206,7 @@ def dropout_bfloat16(n, runs, x, y, seed, offset, threshold, drop_all, op, scale
 
 
 @njit(cache=True, parallel=True, nogil=True)
-def dropout_float(n, runs, x, y, seed, offset, threshold, drop_all, op, scale, keep_add, drop_value,
+def dropout_float(n, runs, x, y, seed, offset, threshold, op, scale, keep_add, drop_value,
                   bits_in, shape, unit_strides, mask_bits, mask_bytes):
     """float32 and float64 (one specialisation each), whose storage type is their compute type.
 
@@ -215,8 +219,7 @@ def dropout_float(n, runs, x, y, seed, offset, threshold, drop_all, op, scale, k
         start, end, unit, bit = run_chunk(c, per_run, runs)
         for t in range(start, end, TILE):
             m = min(TILE, end - t)
-            tile_keeps(seed, offset, threshold, drop_all, unit + np.uint64(t - start), t, m, bits_in, shape,
-                       unit_strides, keep)
+            tile_keeps(seed, offset, threshold, unit + np.uint64(t - start), t, m, bits_in, shape, unit_strides, keep)
             if x.size != 0:
                 xs, ys = x[t:t + m], y[t:t + m]
                 for i in range(m):
@@ -261,6 +264,6 @@ def run_dropout(kernel, n, runs, x, y, params, op, bits_in=NO_BITS, shape=NO_DIM
                  mask_bits=NO_BITS, mask_bytes=NO_BYTES):
     """One of the dropout kernels over n elements of the units of runs (see api_common.unit_runs), op
     being (code, scale, keep_add, drop_value)."""
-    seed, offset, threshold, drop_all = params[:4]
-    run_kernel(kernel, n, n, runs, x, y, seed, offset, threshold, drop_all, *op, bits_in, shape, unit_strides,
-               mask_bits, mask_bytes)
+    seed, offset, threshold = params[:3]
+    run_kernel(kernel, n, n, runs, x, y, seed, offset, threshold, *op, bits_in, shape, unit_strides, mask_bits,
+               mask_bytes)
