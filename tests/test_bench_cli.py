@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from fastdrop import backends
+import fastdrop
 from fastdrop.bench import cases as bench_cases
 from fastdrop.bench import devices, timing
 from fastdrop.bench.machine import machine_info
@@ -123,7 +123,7 @@ def test_info_names_version_backends_isa_threads_contract_and_cuda(capsys):
 def test_machine_info_carries_the_backends_and_the_randomness_contract():
     # bench compare reads machine["fastdrop"]["contract"] to tell runs under different contracts apart.
     about = machine_info()
-    assert about["fastdrop"] == backends()
+    assert about["fastdrop"] == fastdrop.backends()
     assert about["fastdrop"]["contract"] == 2
 
 
