@@ -35,15 +35,12 @@ from .philox_stream import (
 
 _U3 = np.uint64(3)
 _U7 = np.uint64(7)
-_U8 = np.uint64(8)
 _U16 = np.uint64(16)
-_U32 = np.uint64(32)
-_U48 = np.uint64(48)
 _LOW16 = np.uint64(0xFFFF)
 
 # Bytes of a tile's keeps: those of whole blocks (8 units each) from the block of its first unit,
-# which in a shard may lie up to 7 units past a block's start: TILE + 7, rounded up to whole
-# uint64s for the 8-keep views.
+# which in a shard may lie up to 7 units past a block's start: TILE + 8 (whole uint64s too, for
+# the 8-keep views of unpack8 and pack8).
 SKEWED_TILE = TILE + 8
 
 
@@ -95,12 +92,6 @@ def unpack8(byte):
     return ((v + np.uint64(0x7F7F7F7F7F7F7F7F)) >> np.uint64(7)) & np.uint64(0x0101010101010101)
 
 
-@njit(cache=True, inline="always")
-def word_keeps(word, threshold):
-    """The keeps of a word's two lanes (its low half, then its high half) as two bytes."""
-    return np.uint64(keeps(word & _LOW16, threshold)) | np.uint64(keeps(word >> _U16, threshold)) << _U8
-
-
 @njit(cache=True)
 def tile_keeps(seed, offset, threshold, unit, position, n, bits_in, shape, unit_strides, keep):
     """keep[0, n) (0 or 1) of a tile: the elements position .. position + n - 1 of the call (position
@@ -108,9 +99,9 @@ def tile_keeps(seed, offset, threshold, unit, position, n, bits_in, shape, unit_
 
     From bits_in's bits of the units of a broadcast shape when shape is not empty
     (apply_mask_bits); else from the stream when bits_in is empty (forward), else from its bit
-    `position + i` (backward_bits). The stream is decided a block at a time: its 8 lanes' keeps go
-    out as the 8 bytes of one uint64 (in memory order on a little-endian CPU, as the C++
-    pack8/unpack8 assume too), from the block of the tile's first unit; when that unit is not the
+    `position + i` (backward_bits). The stream is decided a block at a time, its 8 lanes' keeps
+    stored straight as 8 bytes (LLVM then runs 8 blocks per AVX-512 register; packing them into a
+    uint64 first halves that), from the block of the tile's first unit; when that unit is not the
     block's first (shards only: an unsharded call's tiles start at multiples of TILE), the keeps
     then move down past the skew, as the C++ reads the lanes from lanes + (unit & 7).
     """
@@ -119,11 +110,16 @@ def tile_keeps(seed, offset, threshold, unit, position, n, bits_in, shape, unit_
     elif bits_in.size == 0:
         skew = np.int64(unit & _U7)
         b0 = unit >> _U3
-        keep8 = keep.view(np.uint64)
         for i in range((skew + n + 7) // 8):
             c0, c1, c2, c3 = stream_block(seed, offset, b0 + np.uint64(i))
-            keep8[i] = (word_keeps(c0, threshold) | word_keeps(c1, threshold) << _U16
-                        | word_keeps(c2, threshold) << _U32 | word_keeps(c3, threshold) << _U48)
+            keep[8 * i] = keeps(c0 & _LOW16, threshold)
+            keep[8 * i + 1] = keeps(c0 >> _U16, threshold)
+            keep[8 * i + 2] = keeps(c1 & _LOW16, threshold)
+            keep[8 * i + 3] = keeps(c1 >> _U16, threshold)
+            keep[8 * i + 4] = keeps(c2 & _LOW16, threshold)
+            keep[8 * i + 5] = keeps(c2 >> _U16, threshold)
+            keep[8 * i + 6] = keeps(c3 & _LOW16, threshold)
+            keep[8 * i + 7] = keeps(c3 >> _U16, threshold)
         if skew:
             for i in range(n):
                 keep[i] = keep[skew + i]
