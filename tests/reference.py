@@ -1,5 +1,7 @@
-"""A slow, obviously-correct reference of the randomness contract (docs/design.md), in plain Python
-integers and NumPy scalar rounding, independent of every fastdrop backend."""
+"""A slow, obviously-correct reference of the randomness contract v2 (docs/design.md), in plain
+Python integers and NumPy scalar rounding, independent of every fastdrop backend: Bernoulli units
+are decided by 16-bit lanes (stream_lanes), continuous draws (Gaussian dropout) use 32-bit words
+(stream_words)."""
 
 from __future__ import annotations
 
@@ -25,26 +27,43 @@ def philox4x32_10(ctr, key):
     return c0, c1, c2, c3
 
 
+def stream_block(seed: int, offset: int, b: int) -> tuple:
+    """Block b of call (seed, offset): counter (b lo, b hi, offset lo, offset hi), key (seed lo, seed hi)."""
+    return philox4x32_10((b & MASK32, b >> 32, offset & MASK32, offset >> 32), (seed & MASK32, seed >> 32))
+
+
 def stream_words(seed: int, offset: int, n: int, first: int = 0) -> np.ndarray:
-    """Word of units first .. first + n - 1 of call (seed, offset)."""
-    key = (seed & MASK32, seed >> 32)
+    """32-bit words of continuous draws first .. first + n - 1 of call (seed, offset): word u & 3 of
+    block u >> 2 for draw u."""
     out = np.empty(n, np.uint32)
-    block_words = None
-    for i in range(n):
-        u = first + i
-        if block_words is None or u % 4 == 0:
-            b = u >> 2
-            block_words = philox4x32_10((b & MASK32, b >> 32, offset & MASK32, offset >> 32), key)
-        out[i] = block_words[u & 3]
+    for i, u in enumerate(range(first, first + n)):
+        if i == 0 or u & 3 == 0:
+            block = stream_block(seed, offset, u >> 2)
+        out[i] = block[u & 3]
     return out
 
 
-def keep_mask(shape, p: float, seed: int, offset: int) -> np.ndarray:
-    n = math.prod(shape)
-    if p >= 1.0:
-        return np.zeros(shape, np.bool_)
-    threshold = math.floor(p * 2**32)
-    return (stream_words(seed, offset, n) >= threshold).reshape(shape)
+def stream_lanes(seed: int, offset: int, n: int, first: int = 0) -> np.ndarray:
+    """16-bit lanes of Bernoulli units first .. first + n - 1 of call (seed, offset): lane u & 7 of
+    block u >> 3 for unit u, lane 2k being the low half of word k and lane 2k + 1 its high half."""
+    out = np.empty(n, np.uint16)
+    for i, u in enumerate(range(first, first + n)):
+        if i == 0 or u & 7 == 0:
+            block = stream_block(seed, offset, u >> 3)
+        word = block[(u & 7) >> 1]
+        out[i] = word >> 16 if u & 1 else word & 0xFFFF
+    return out
+
+
+def threshold(p: float) -> int:
+    """A unit is dropped iff its lane is below this: floor(p * 2^16), 2^16 (above every lane) at p = 1."""
+    return 2**16 if p >= 1.0 else math.floor(p * 2**16)
+
+
+def keep_mask(shape, p: float, seed: int, offset: int, first: int = 0) -> np.ndarray:
+    """Keep decisions of units first .. first + prod(shape) - 1 of call (seed, offset), in shape."""
+    lanes = stream_lanes(seed, offset, math.prod(shape), first).astype(np.int64)
+    return (lanes >= threshold(p)).reshape(shape)
 
 
 def bfloat16_bits_rne(values32: np.ndarray) -> np.ndarray:
@@ -80,6 +99,22 @@ def read_hex_rows(name: str) -> list[list[int]]:
         if line.startswith("#") or not line.strip():
             continue
         rows.append([int(tok, 16) for tok in line.replace("->", " ").split()])
+    return rows
+
+
+def read_keep_vectors() -> list[tuple[int, int, float, int, int, bytes]]:
+    """The rows of keep_vectors_v2.txt as (seed, offset, p, first, count, keep bits): seed, offset
+    and the first unit in hex, p and the count in decimal (the count is checked against the bytes),
+    the keep bits of units first .. first + count - 1 as bytes (bit i & 7 of byte i >> 3 is unit
+    first + i)."""
+    rows = []
+    for line in (SHARED_DATA / "keep_vectors_v2.txt").read_text().splitlines():
+        if line.startswith("#") or not line.strip():
+            continue
+        seed, offset, p, first, count, keep = line.split()
+        keep_bits = bytes.fromhex(keep)
+        assert len(keep_bits) == (int(count) + 7) // 8, line
+        rows.append((int(seed, 16), int(offset, 16), float(p), int(first, 16), int(count), keep_bits))
     return rows
 
 

@@ -28,6 +28,7 @@ def test_backends_reports_what_is_in_use():
     info = fastdrop.backends()
     assert info["active"] in info["available"]
     assert info["threads"] >= 1
+    assert info["contract"] == 2
     if "native" in info["available"]:
         assert info["cpu_isa"] in info["cpu_isas_supported"]
         assert "scalar" in info["cpu_isas_supported"]

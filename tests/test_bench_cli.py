@@ -6,8 +6,10 @@ import sys
 
 import pytest
 
+import fastdrop
 from fastdrop.bench import cases as bench_cases
 from fastdrop.bench import devices, timing
+from fastdrop.bench.machine import machine_info
 from fastdrop.cli import main
 
 K = 1 << 10
@@ -109,12 +111,20 @@ def test_sizes_parse_and_print_with_binary_suffixes():
         bench_cases.parse_size("4X")
 
 
-def test_info_names_version_backends_isa_threads_and_cuda(capsys):
+def test_info_names_version_backends_isa_threads_contract_and_cuda(capsys):
     assert main(["info"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("fastdrop ")
-    for label in ("backend:", "cpu isa:", "threads:", "cuda:", "torch:", "cpu:"):
+    for label in ("backend:", "cpu isa:", "threads:", "contract:", "cuda:", "torch:", "cpu:"):
         assert f"\n{label}" in out
+    assert "\ncontract:  v2 (randomness)\n" in out
+
+
+def test_machine_info_carries_the_backends_and_the_randomness_contract():
+    # bench compare reads machine["fastdrop"]["contract"] to tell runs under different contracts apart.
+    about = machine_info()
+    assert about["fastdrop"] == fastdrop.backends()
+    assert about["fastdrop"]["contract"] == 2
 
 
 def test_bench_quick_prints_the_table_and_writes_json(capsys, tmp_path):
@@ -132,6 +142,7 @@ def test_bench_quick_prints_the_table_and_writes_json(capsys, tmp_path):
     assert {"cpu_model", "logical_cpus", "gpus", "versions", "fastdrop"} <= report["machine"].keys()
     assert {"fastdrop", "torch", "numpy", "cuda"} <= report["machine"]["versions"].keys()
     assert report["machine"]["fastdrop"]["cpu_isa"]
+    assert report["machine"]["fastdrop"]["contract"] == 2
     assert {"device", "repeats", "threads", "dropout_p", "copy"} <= report["settings"].keys()
     timed = [r for r in report["results"] if r["skipped"] is None]
     assert timed and all(r["error"] is None for r in report["results"])

@@ -17,7 +17,15 @@ pytest.importorskip("numba", reason="numba is not installed: the Numba backend i
 import fastdrop._numba as nk  # noqa: E402
 from fastdrop._numba.alpha_dropout import make_alpha_params  # noqa: E402
 from fastdrop._numba.api_common import CHUNK, PARALLEL_MIN  # noqa: E402
-from fastdrop._numba.philox_stream import philox4x32_10, stream_word  # noqa: E402
+from fastdrop._numba.philox_stream import (  # noqa: E402
+    TILE,
+    keeps,
+    make_dropout_params,
+    philox4x32_10,
+    scale_of,
+    stream_lane,
+    stream_word,
+)
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 needs_data = pytest.mark.skipif(
@@ -29,7 +37,8 @@ DTYPES = ("float16", "bfloat16", "float32", "float64")
 STORAGE = {"float16": np.float16, "bfloat16": np.uint16, "float32": np.float32, "float64": np.float64}
 BITS = {"float16": np.uint16, "bfloat16": np.uint16, "float32": np.uint32, "float64": np.uint64}
 SIZES = (0, 1, 3, 7, 8, 9, 1000, 33000)
-PS = (0.0, 0.1, 0.5, 0.9, 1.0)
+# 1e-5 is below 2^-16 (drops nothing, yet scales), 0.99999 the last threshold below 2^16 (keeps lane 65535).
+PS = (0.0, 1e-5, 0.1, 0.5, 0.9, 0.99999, 1.0)
 # The variants' constants depend on p alone; these cover keep-all, a generic p and drop-all.
 VARIANT_PS = (0.0, 0.3, 1.0)
 SEED, OFFSET = 0x0123456789ABCDEF, 2**63 + 5
@@ -52,7 +61,7 @@ def ref_philox(ctr, key):
 
 @functools.lru_cache(maxsize=None)
 def ref_words(seed, offset, first, n):
-    """Word of unit u = first .. first + n - 1: word u % 4 of block u // 4."""
+    """Word of continuous draw u = first .. first + n - 1: word u % 4 of block u // 4."""
     out = np.empty(n, np.uint32)
     for i in range(n):
         u = first + i
@@ -63,10 +72,24 @@ def ref_words(seed, offset, first, n):
     return out
 
 
-def ref_keep(n, p, seed, offset):
-    if p == 1.0:
-        return np.zeros(n, np.bool_)
-    return ref_words(seed, offset, 0, n) >= math.floor(p * 2**32)
+@functools.lru_cache(maxsize=None)
+def ref_lanes(seed, offset, first, n):
+    """16-bit lane of Bernoulli unit u = first .. first + n - 1 (contract v2): lane u % 8 of block
+    u // 8, the low half of word (u % 8) // 2 for an even u, its high half for an odd u."""
+    out = np.empty(n, np.uint16)
+    for i in range(n):
+        u = first + i
+        if i == 0 or u % 8 == 0:
+            b = u // 8
+            block = ref_philox((b & MASK32, b >> 32, offset & MASK32, offset >> 32), (seed & MASK32, seed >> 32))
+        out[i] = (block[u % 8 // 2] >> (16 * (u % 2))) & 0xFFFF
+    return out
+
+
+def ref_keep(n, p, seed, offset, first=0):
+    """Kept iff lane >= floor(p * 2^16); p = 1 drops every lane (threshold 2^16)."""
+    threshold = 2**16 if p == 1.0 else math.floor(p * 2**16)
+    return ref_lanes(seed, offset, first, n).astype(np.int64) >= threshold
 
 
 def f32_to_bf16_bits(y32):
@@ -191,6 +214,43 @@ def test_stream_vectors():
         one = np.empty(1, np.uint32)
         nk.stream_words(seed, offset, unit, one)
         assert one[0] == word
+
+
+@needs_data
+def test_keep_vectors():
+    """keep_vectors_v2.txt (seed, offset and the first unit in hex, p and the count in decimal) on
+    this file's reference, and on stream_lane with keeps, the decision the kernels inline."""
+    rows = [line.split() for line in (SHARED_DATA / "keep_vectors_v2.txt").read_text().splitlines()
+            if line.strip() and not line.startswith("#")]
+    assert rows
+    for seed, offset, p, first, count, keep in rows:
+        seed, offset, p, first, count = int(seed, 16), int(offset, 16), float(p), int(first, 16), int(count)
+        want = np.unpackbits(np.frombuffer(bytes.fromhex(keep), np.uint8), count=count, bitorder="little")
+        np.testing.assert_array_equal(ref_keep(count, p, seed, offset, first), want)
+        threshold = make_dropout_params(p, seed, offset)[2]
+        got = [keeps(stream_lane(np.uint64(seed), np.uint64(offset), np.uint64(first + i)), threshold)
+               for i in range(count)]
+        np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("first", [0, 1, 7, 2**32 - 3, 2**35 - 5, 2**63 + 1, 2**64 - 37])
+def test_stream_lane_matches_reference(first):
+    got = [stream_lane(np.uint64(SEED), np.uint64(OFFSET), np.uint64(first + i)) for i in range(37)]
+    np.testing.assert_array_equal(got, ref_lanes(SEED, OFFSET, first, 37))
+
+
+@pytest.mark.parametrize("p", (0.0, 2**-17, 2**-16, 0.1, 0.5, 1 - 2**-16, 0.99999, 1.0))
+def test_dropout_params(p):
+    """The threshold is floor(p * 2^16), 2^16 at p = 1 (above every lane); the scale 1 / (1 - p) in
+    double, rounded to float32 once."""
+    params = make_dropout_params(p, 3, 4)
+    seed, offset, threshold, scale_f32, scale_f64 = params
+    assert (seed, offset) == (3, 4)
+    assert threshold == (2**16 if p == 1.0 else math.floor(p * 2**16))
+    scale = 0.0 if p == 1.0 else 1.0 / (1.0 - p)
+    assert type(scale_f64) is np.float64 and scale_f64 == scale
+    assert type(scale_f32) is np.float32 and scale_f32 == np.float32(scale)
+    assert scale_of(params, np.float64) is scale_f64 and scale_of(params, np.float32) is scale_f32
 
 
 @pytest.mark.parametrize("first", [0, 1, 2, 3, 5, 2**32 - 3, 2**34 - 5, 2**63 + 1, 2**64 - 37])
@@ -363,6 +423,16 @@ def test_mask_bits_match_reference(p):
         # Bits past n in the last byte are 0.
         np.testing.assert_array_equal(bits, np.packbits(ref_keep(n, p, SEED, OFFSET), bitorder="little"),
                                       err_msg=f"n={n}")
+
+
+@pytest.mark.parametrize("skew", range(8))
+def test_mask_bits_runs_from_any_lane_of_a_block(skew):
+    """A run whose first unit is lane `skew` of its block, over several tiles: each tile decides
+    whole blocks from that of its first unit and moves its keeps down past the skew."""
+    first, n = 2**35 + skew, 3 * TILE + 5
+    bits = np.full((n + 7) // 8, 0xA5, np.uint8)
+    nk.mask_bits_runs(n, 0.3, SEED, OFFSET, (first, n, n), bits)
+    np.testing.assert_array_equal(bits, np.packbits(ref_keep(n, 0.3, SEED, OFFSET, first), bitorder="little"))
 
 
 @pytest.mark.parametrize("p", VARIANT_PS)

@@ -1,4 +1,5 @@
-"""The ``fastdrop`` command: ``fastdrop info`` (backends, ISA, threads, CUDA) and ``fastdrop bench``."""
+"""The ``fastdrop`` command: ``fastdrop info`` (backends, ISA, threads, randomness contract, CUDA) and
+``fastdrop bench``."""
 
 from __future__ import annotations
 
@@ -86,7 +87,7 @@ def _add_bench_arguments(bench: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fastdrop", description="fastdrop: fused dropout kernels")
     commands = parser.add_subparsers(dest="command", required=True)
-    info = commands.add_parser("info", help="version, backends, CPU ISA, threads, CUDA")
+    info = commands.add_parser("info", help="version, backends, CPU ISA, threads, randomness contract, CUDA")
     info.set_defaults(handler=info_command)
     bench = commands.add_parser("bench", help="time fastdrop against torch and a plain copy")
     _add_bench_arguments(bench)
@@ -107,6 +108,7 @@ def info_command(args) -> int:
             f"cpu isa:   {backends['cpu_isa'] or '-'} "
             f"(supported: {', '.join(backends['cpu_isas_supported']) or '-'})",
             f"threads:   {backends['threads']}",
+            f"contract:  v{backends['contract']} (randomness)",
             "cuda:      " + (f"built, {backends['cuda_devices']} device(s) found"
                              if backends["cuda_built"] else "not built"),
         ]

@@ -168,7 +168,8 @@ def test_dropped_fraction_statistics():
     hs, ws = h - block_size + 1, w - block_size + 1
     x = np.ones(shape, np.float32)
     for offset, p in enumerate((0.1, 0.5)):
-        gamma = gamma_of(p, shape, block_size)
+        # The seeds' draw acts at a resolution of 2^-16: its drop probability is floor(gamma * 2^16) / 2^16.
+        gamma = reference.threshold(gamma_of(p, shape, block_size)) / 2**16
         # An element is kept iff none of the seeds whose blocks cover it is dropped.
         rows = np.array([min(i, hs - 1) - max(0, i - block_size + 1) + 1 for i in range(h)])
         cols = np.array([min(j, ws - 1) - max(0, j - block_size + 1) + 1 for j in range(w)])

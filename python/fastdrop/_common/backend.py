@@ -13,6 +13,10 @@ import os
 import threading
 
 _ISAS = ("scalar", "avx2", "avx512")
+# The randomness contract that every backend's kernels follow (docs/design.md, Randomness): v2
+# decides a Bernoulli unit by a 16-bit lane. Benchmark results carry it, so that runs made under
+# different contracts are told apart (bench compare).
+CONTRACT = 2
 _lock = threading.Lock()
 _active = None
 
@@ -77,7 +81,8 @@ def active_name() -> str:
 
 
 def backends() -> dict:
-    """What is available and what is in use: backends, CPU ISAs, threads, CUDA."""
+    """What is available and what is in use: backends, CPU ISAs, threads, CUDA, and the randomness
+    contract the kernels follow."""
     native, err = _import_native()
     available = []
     if native is not None:
@@ -92,6 +97,7 @@ def backends() -> dict:
         "cpu_isas_supported": [i for i in _ISAS if native.cpu_isa_supported(i)] if native else [],
         "cuda_built": bool(native.cuda_built()) if native is not None else False,
         "cuda_devices": native.cuda_device_count() if native is not None else 0,
+        "contract": CONTRACT,
     }
     if native is None:
         info["native_error"] = str(err)

@@ -285,8 +285,8 @@ def segment(act, kind, dy, x, bias, out, keep, scale):
 
 
 @njit(cache=True, parallel=True, nogil=True, error_model="numpy")
-def bias_act_dropout_chunks(n, runs, cols, kind, act, dy, x, bias, out, seed, offset, threshold, drop_all, scale,
-                            bits_in, bits_out, no_bytes):
+def bias_act_dropout_chunks(n, runs, cols, kind, act, dy, x, bias, out, seed, offset, threshold, scale, bits_in,
+                            bits_out, no_bytes):
     """The forward (dy empty) or the backward over n elements of (n / cols, cols) data with a bias
     of cols values, element r * run_length + j being unit first + r * run_stride + j (runs =
     (first, run_length, run_stride)), chunks of the runs in parallel: keeps from the stream, or from
@@ -299,8 +299,8 @@ def bias_act_dropout_chunks(n, runs, cols, kind, act, dy, x, bias, out, seed, of
         start, end, unit, bit = run_chunk(c, per_run, runs)
         for t in range(start, end, TILE):
             m = min(TILE, end - t)
-            tile_keeps(seed, offset, threshold, drop_all, unit + np.uint64(t - start), bit + (t - start), m, bits_in,
-                       NO_DIMS, NO_DIMS, keep)
+            tile_keeps(seed, offset, threshold, unit + np.uint64(t - start), bit + (t - start), m, bits_in, NO_DIMS,
+                       NO_DIMS, keep)
             # Row segments of the tile, so that the bias is read contiguously.
             i = 0
             while i < m:
@@ -354,7 +354,7 @@ def _run_chunks(call: _Call, cols, dy, out, p, seed, offset, bits_in, bits_out, 
     call_runs = single_run(call.n) if runs is None else unit_runs(runs, call.n)
     params = make_dropout_params(p, seed, offset)
     run_kernel(bias_act_dropout_chunks, call.n, call.n, call_runs, cols, call.kind, call.act, dy, call.x, call.bias,
-               out, *params[:4], scale_of(params, call.compute), bits_in, bits_out, np.zeros(0, np.bool_))
+               out, *params[:3], scale_of(params, call.compute), bits_in, bits_out, np.zeros(0, np.bool_))
 
 
 def bias_act_dropout_forward(activation, dtype, x, bias, y, cols, p, seed, offset, mask_bits=None):

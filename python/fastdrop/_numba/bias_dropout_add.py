@@ -42,7 +42,7 @@ def bias_dropout_add_element(x, b, r, keep, scale):
 
 
 @njit(cache=True, parallel=True, nogil=True)
-def bias_dropout_add_float16(n, runs, cols, x, bias, residual, y, seed, offset, threshold, drop_all, scale,
+def bias_dropout_add_float16(n, runs, cols, x, bias, residual, y, seed, offset, threshold, scale,
                              mask_bits, no_bytes):
     chunks, per_run = run_chunk_count(n, runs[1])
     for c in prange(chunks):
@@ -50,8 +50,7 @@ def bias_dropout_add_float16(n, runs, cols, x, bias, residual, y, seed, offset, 
         start, end, unit, bit = run_chunk(c, per_run, runs)
         for t in range(start, end, TILE):
             m = min(TILE, end - t)
-            tile_keeps(seed, offset, threshold, drop_all, unit + np.uint64(t - start), t, m, NO_BITS, NO_DIMS,
-                       NO_DIMS, keep)
+            tile_keeps(seed, offset, threshold, unit + np.uint64(t - start), t, m, NO_BITS, NO_DIMS, NO_DIMS, keep)
             for i in range(m):
                 b = half_to_float(bias[(t + i) % cols]) if bias.size else np.float32(0)
                 y[t + i] = float_to_half_rne(bias_dropout_add_element(
@@ -60,7 +59,7 @@ def bias_dropout_add_float16(n, runs, cols, x, bias, residual, y, seed, offset, 
 
 
 @njit(cache=True, parallel=True, nogil=True)
-def bias_dropout_add_bfloat16(n, runs, cols, x, bias, residual, y, seed, offset, threshold, drop_all, scale,
+def bias_dropout_add_bfloat16(n, runs, cols, x, bias, residual, y, seed, offset, threshold, scale,
                               mask_bits, no_bytes):
     chunks, per_run = run_chunk_count(n, runs[1])
     for c in prange(chunks):
@@ -68,8 +67,7 @@ def bias_dropout_add_bfloat16(n, runs, cols, x, bias, residual, y, seed, offset,
         start, end, unit, bit = run_chunk(c, per_run, runs)
         for t in range(start, end, TILE):
             m = min(TILE, end - t)
-            tile_keeps(seed, offset, threshold, drop_all, unit + np.uint64(t - start), t, m, NO_BITS, NO_DIMS,
-                       NO_DIMS, keep)
+            tile_keeps(seed, offset, threshold, unit + np.uint64(t - start), t, m, NO_BITS, NO_DIMS, NO_DIMS, keep)
             for i in range(m):
                 b = bfloat16_to_float(bias[(t + i) % cols]) if bias.size else np.float32(0)
                 y[t + i] = float_to_bfloat16_rne(bias_dropout_add_element(
@@ -78,7 +76,7 @@ def bias_dropout_add_bfloat16(n, runs, cols, x, bias, residual, y, seed, offset,
 
 
 @njit(cache=True, parallel=True, nogil=True)
-def bias_dropout_add_float(n, runs, cols, x, bias, residual, y, seed, offset, threshold, drop_all, scale,
+def bias_dropout_add_float(n, runs, cols, x, bias, residual, y, seed, offset, threshold, scale,
                            mask_bits, no_bytes):
     """float32 and float64, whose storage type is their compute type."""
     chunks, per_run = run_chunk_count(n, runs[1])
@@ -87,8 +85,7 @@ def bias_dropout_add_float(n, runs, cols, x, bias, residual, y, seed, offset, th
         start, end, unit, bit = run_chunk(c, per_run, runs)
         for t in range(start, end, TILE):
             m = min(TILE, end - t)
-            tile_keeps(seed, offset, threshold, drop_all, unit + np.uint64(t - start), t, m, NO_BITS, NO_DIMS,
-                       NO_DIMS, keep)
+            tile_keeps(seed, offset, threshold, unit + np.uint64(t - start), t, m, NO_BITS, NO_DIMS, NO_DIMS, keep)
             for i in range(m):
                 b = bias[(t + i) % cols] if bias.size else scale * np.float32(0)
                 y[t + i] = bias_dropout_add_element(x[t + i], b, residual[t + i], keep[i] != 0, scale)
@@ -113,8 +110,8 @@ def _bias_dropout_add_over(dtype, x, bias, residual, y, cols, p, seed, offset, r
     bits = NO_BITS if mask_bits is None else buffer(mask_bits, "mask_bits", np.uint8, (n + 7) // 8, True)
     call_runs = single_run(n) if runs is None else unit_runs(runs, n)
     params = make_dropout_params(p, seed, offset)
-    seed_, offset_, threshold, drop_all = params[:4]
-    run_kernel(_KERNELS[dtype], n, n, call_runs, cols, xs, bs, rs, ys, seed_, offset_, threshold, drop_all,
+    seed_, offset_, threshold = params[:3]
+    run_kernel(_KERNELS[dtype], n, n, call_runs, cols, xs, bs, rs, ys, seed_, offset_, threshold,
                scale_of(params, compute), bits, np.zeros(0, np.bool_))
 
 

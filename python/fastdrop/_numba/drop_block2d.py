@@ -12,9 +12,10 @@ Its C++ twins, whose names and structure it keeps:
 - fastdrop_apply_mask_bits_scale of the C ABI, the second pass and the backward: the tile loop
   of dropout_kernel.py with the keep bits and an explicit scale.
 
-The interface is fastdrop._native's (drop_block2d_forward, apply_mask_bits_scale). The stream and
-the keep decision are philox_stream.py's, the bit packing dropout_kernel.py's, the buffer checks
-api_common.py's; as there, 32-bit words are carried in uint64 and fastmath stays off.
+The interface is fastdrop._native's (drop_block2d_forward, apply_mask_bits_scale). The seeds are
+Bernoulli units (16-bit lanes, contract v2); the stream and the keep decision are philox_stream.py's,
+the bit packing dropout_kernel.py's, the buffer checks api_common.py's; as there, the stream's
+words and lanes are carried in uint64 and fastmath stays off.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from .._rules.drop_block2d import drop_block_scale
 from .api_common import CHUNK, buffer, run_kernel, single_run
 from .dropout_kernel import kind_of, pack8, run_dropout
 from .element_ops import dropout_op
-from .philox_stream import TILE, keeps, make_dropout_params, tile_words
+from .philox_stream import TILE, keeps, make_dropout_params, tile_lanes
 
 # The entry points under the compiled module's names (collected by _numba/__init__.py).
 __all__ = ["drop_block2d_forward", "apply_mask_bits_scale"]
@@ -49,9 +50,9 @@ def drop_block_gamma(p, height, width, block_size):
 
 
 def make_drop_block_params(p, height, width, block_size, seed, offset):
-    """(seed, offset, threshold, drop_all) of the seed grid's draw with probability gamma; plain
-    Python, as in the C++ it runs once per call on the host."""
-    return make_dropout_params(drop_block_gamma(p, height, width, block_size), seed, offset)[:4]
+    """(seed, offset, threshold) of the seed grid's draw with probability gamma, a Bernoulli draw
+    like dropout's; plain Python, as in the C++ it runs once per call on the host."""
+    return make_dropout_params(drop_block_gamma(p, height, width, block_size), seed, offset)[:3]
 
 
 @njit(cache=True, inline="always")
@@ -85,17 +86,17 @@ def store8(a, i, v):
 
 
 @njit(cache=True)
-def dilate_seed_row(seed, offset, threshold, drop_all, first, seed_width, width, block, padded, words, out):
+def dilate_seed_row(seed, offset, threshold, first, seed_width, width, block, padded, lanes, out):
     """The drops of the seed row whose first unit is `first`, dilated along the row into out:
     out[w] = 1 iff a dropped seed j of the row has j <= w <= j + block - 1."""
-    skew = np.int64(first & np.uint64(3))
-    b0 = first >> np.uint64(2)
+    skew = np.int64(first & np.uint64(7))
+    b0 = first >> np.uint64(3)
     # k counts units from the start of block b0; drops sit at padded[block:].
     for k in range(0, skew + seed_width, TILE):
         span = min(TILE, skew + seed_width - k)
-        tile_words(seed, offset, b0 + np.uint64(k // 4), (span + 3) // 4, words)
+        tile_lanes(seed, offset, b0 + np.uint64(k // 8), (span + 7) // 8, lanes)
         for i in range(max(k, skew), k + span):
-            padded[block + i - skew] = not keeps(words[i - k], threshold, drop_all)
+            padded[block + i - skew] = not keeps(lanes[i - k], threshold)
     count = 0
     for w in range(0, width, 8):
         dilated, count = dilate_eight_columns(load8(padded, block + w), load8(padded, w), count)
@@ -142,13 +143,13 @@ def count_ones(row, length):
 
 
 @njit(cache=True)
-def keep_bits(first_plane, planes, seed, offset, threshold, drop_all, height, width, block, seed_height, seed_width,
-              bits):
+def keep_bits(first_plane, planes, seed, offset, threshold, height, width, block, seed_height, seed_width, bits):
     """Keep bits of planes first_plane .. first_plane + planes - 1 into bits (from the run's first
     element, a multiple of 8); returns how many are kept."""
     stride = (width + 7) // 8 * 8
     padded = np.zeros(block + stride, np.uint8)
-    words = np.empty(TILE + 4, np.uint64)
+    # A tile of whole blocks: TILE lanes and up to 7 before its first.
+    lanes = np.empty(TILE + 8, np.uint64)
     segments = np.empty((2, block, stride), np.uint8)
     prefix = np.empty(stride, np.uint8)
     keep = np.zeros(stride, np.uint8)
@@ -164,8 +165,8 @@ def keep_bits(first_plane, planes, seed, offset, threshold, drop_all, height, wi
             previous = segments[(h // block + 1) % 2]
             row = current[in_segment]
             if h < seed_height:
-                dilate_seed_row(seed, offset, threshold, drop_all, first + np.uint64(h * seed_width), seed_width, width,
-                                block, padded, words, row)
+                dilate_seed_row(seed, offset, threshold, first + np.uint64(h * seed_width), seed_width, width, block,
+                                padded, lanes, row)
             else:
                 row[:] = 0
             if in_segment == 0:
@@ -197,15 +198,15 @@ def planes_per_run(plane_size):
 
 
 @njit(cache=True, parallel=True, nogil=True)
-def keep_bits_runs(planes, run, seed, offset, threshold, drop_all, height, width, block, bits):
+def keep_bits_runs(planes, run, seed, offset, threshold, height, width, block, bits):
     seed_height, seed_width = height - block + 1, width - block + 1
     plane_size = height * width
     runs = (planes + run - 1) // run
     kept = np.zeros(runs, np.int64)
     for r in prange(runs):
         start = r * run
-        kept[r] = keep_bits(np.uint64(start), min(run, planes - start), seed, offset, threshold, drop_all, height,
-                            width, block, seed_height, seed_width, bits[start * plane_size // 8:])
+        kept[r] = keep_bits(np.uint64(start), min(run, planes - start), seed, offset, threshold, height, width,
+                            block, seed_height, seed_width, bits[start * plane_size // 8:])
     return kept.sum()
 
 
@@ -244,11 +245,11 @@ def drop_block2d_forward(dtype, x, y, shape, block_size, p, eps, seed, offset, m
     ys = buffer(y, "out", storage, n, True)
     bits = buffer(mask_bits, "mask_bits", np.uint8, (n + 7) // 8, True)
     batch, channels, height, width = shape
-    seed_, offset_, threshold, drop_all = make_drop_block_params(p, height, width, block_size, seed, offset)
+    seed_, offset_, threshold = make_drop_block_params(p, height, width, block_size, seed, offset)
     kept = 0
     if n:
         kept = int(run_kernel(keep_bits_runs, n, batch * channels, planes_per_run(height * width), seed_, offset_,
-                              threshold, drop_all, height, width, block_size, bits))
+                              threshold, height, width, block_size, bits))
     scale = drop_block_scale(n, kept, eps)
     apply_mask_bits_scale(dtype, xs, ys, scale, bits)
     return scale

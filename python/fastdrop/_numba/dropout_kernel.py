@@ -33,15 +33,14 @@ from .philox_stream import (
     stream_block,
 )
 
-_U2 = np.uint64(2)
 _U3 = np.uint64(3)
-_U8 = np.uint64(8)
+_U7 = np.uint64(7)
 _U16 = np.uint64(16)
-_U24 = np.uint64(24)
+_LOW16 = np.uint64(0xFFFF)
 
-# Bytes of a tile's keeps: those of whole blocks from the block of its first unit, which in a
-# shard may lie up to 3 units past a block's start (TILE + 4), rounded up to whole uint64s for
-# the 8-keep views.
+# Bytes of a tile's keeps: those of whole blocks (8 units each) from the block of its first unit,
+# which in a shard may lie up to 7 units past a block's start: TILE + 8 (whole uint64s too, for
+# the 8-keep views of unpack8 and pack8).
 SKEWED_TILE = TILE + 8
 
 
@@ -94,30 +93,33 @@ def unpack8(byte):
 
 
 @njit(cache=True)
-def tile_keeps(seed, offset, threshold, drop_all, unit, position, n, bits_in, shape, unit_strides, keep):
+def tile_keeps(seed, offset, threshold, unit, position, n, bits_in, shape, unit_strides, keep):
     """keep[0, n) (0 or 1) of a tile: the elements position .. position + n - 1 of the call (position
     a multiple of 8), whose units are unit .. unit + n - 1; keep holds SKEWED_TILE bytes.
 
     From bits_in's bits of the units of a broadcast shape when shape is not empty
     (apply_mask_bits); else from the stream when bits_in is empty (forward), else from its bit
-    `position + i` (backward_bits). The stream is decided a block at a time: its 4 keeps go out as
-    the 4 bytes of one uint32 (in memory order on a little-endian CPU, as the C++ pack8/unpack8
-    assume too), from the block of the tile's first unit; when that unit is not the block's first
-    (shards only: an unsharded call's tiles start at multiples of TILE), the keeps then move down
-    past the skew, as the C++ reads the words from words + (unit & 3).
+    `position + i` (backward_bits). The stream is decided a block at a time, its 8 lanes' keeps
+    stored straight as 8 bytes (LLVM then runs 8 blocks per AVX-512 register; packing them into a
+    uint64 first halves that), from the block of the tile's first unit; when that unit is not the
+    block's first (shards only: an unsharded call's tiles start at multiples of TILE), the keeps
+    then move down past the skew, as the C++ reads the lanes from lanes + (unit & 7).
     """
     if shape.size != 0:
         unit_keeps(position, n, bits_in, shape, unit_strides, keep)
     elif bits_in.size == 0:
-        skew = np.int64(unit & _U3)
-        b0 = unit >> _U2
-        keep4 = keep.view(np.uint32)
-        for i in range((skew + n + 3) // 4):
+        skew = np.int64(unit & _U7)
+        b0 = unit >> _U3
+        for i in range((skew + n + 7) // 8):
             c0, c1, c2, c3 = stream_block(seed, offset, b0 + np.uint64(i))
-            keep4[i] = (np.uint64(keeps(c0, threshold, drop_all))
-                        | np.uint64(keeps(c1, threshold, drop_all)) << _U8
-                        | np.uint64(keeps(c2, threshold, drop_all)) << _U16
-                        | np.uint64(keeps(c3, threshold, drop_all)) << _U24)
+            keep[8 * i] = keeps(c0 & _LOW16, threshold)
+            keep[8 * i + 1] = keeps(c0 >> _U16, threshold)
+            keep[8 * i + 2] = keeps(c1 & _LOW16, threshold)
+            keep[8 * i + 3] = keeps(c1 >> _U16, threshold)
+            keep[8 * i + 4] = keeps(c2 & _LOW16, threshold)
+            keep[8 * i + 5] = keeps(c2 >> _U16, threshold)
+            keep[8 * i + 6] = keeps(c3 & _LOW16, threshold)
+            keep[8 * i + 7] = keeps(c3 >> _U16, threshold)
         if skew:
             for i in range(n):
                 keep[i] = keep[skew + i]
@@ -160,7 +162,7 @@ def store_masks(position, bit, n, keep, mask_bits, mask_bytes):
 
 
 @njit(cache=True, parallel=True, nogil=True)
-def dropout_float16(n, runs, x, y, seed, offset, threshold, drop_all, op, scale, keep_add, drop_value,
+def dropout_float16(n, runs, x, y, seed, offset, threshold, op, scale, keep_add, drop_value,
                     bits_in, shape, unit_strides, mask_bits, mask_bytes):
     chunks, per_run = run_chunk_count(n, runs[1])
     for c in prange(chunks):
@@ -169,8 +171,7 @@ def dropout_float16(n, runs, x, y, seed, offset, threshold, drop_all, op, scale,
         start, end, unit, bit = run_chunk(c, per_run, runs)
         for t in range(start, end, TILE):
             m = min(TILE, end - t)
-            tile_keeps(seed, offset, threshold, drop_all, unit + np.uint64(t - start), t, m, bits_in, shape,
-                       unit_strides, keep)
+            tile_keeps(seed, offset, threshold, unit + np.uint64(t - start), t, m, bits_in, shape, unit_strides, keep)
             xs, ys = x[t:t + m], y[t:t + m]
             for i in range(m):
                 xt[i] = xs[i]
@@ -181,7 +182,7 @@ def dropout_float16(n, runs, x, y, seed, offset, threshold, drop_all, op, scale,
 
 
 @njit(cache=True, parallel=True, nogil=True)
-def dropout_bfloat16(n, runs, x, y, seed, offset, threshold, drop_all, op, scale, keep_add, drop_value,
+def dropout_bfloat16(n, runs, x, y, seed, offset, threshold, op, scale, keep_add, drop_value,
                      bits_in, shape, unit_strides, mask_bits, mask_bytes):
     chunks, per_run = run_chunk_count(n, runs[1])
     for c in prange(chunks):
@@ -190,8 +191,7 @@ def dropout_bfloat16(n, runs, x, y, seed, offset, threshold, drop_all, op, scale
         start, end, unit, bit = run_chunk(c, per_run, runs)
         for t in range(start, end, TILE):
             m = min(TILE, end - t)
-            tile_keeps(seed, offset, threshold, drop_all, unit + np.uint64(t - start), t, m, bits_in, shape,
-                       unit_strides, keep)
+            tile_keeps(seed, offset, threshold, unit + np.uint64(t - start), t, m, bits_in, shape, unit_strides, keep)
             xs, ys = x[t:t + m], y[t:t + m]
             for i in range(m):
                 xt[i] = xs[i]
@@ -202,7 +202,7 @@ def dropout_bfloat16(n, runs, x, y, seed, offset, threshold, drop_all, op, scale
 
 
 @njit(cache=True, parallel=True, nogil=True)
-def dropout_float(n, runs, x, y, seed, offset, threshold, drop_all, op, scale, keep_add, drop_value,
+def dropout_float(n, runs, x, y, seed, offset, threshold, op, scale, keep_add, drop_value,
                   bits_in, shape, unit_strides, mask_bits, mask_bytes):
     """float32 and float64 (one specialisation each), whose storage type is their compute type.
 
@@ -215,8 +215,7 @@ def dropout_float(n, runs, x, y, seed, offset, threshold, drop_all, op, scale, k
         start, end, unit, bit = run_chunk(c, per_run, runs)
         for t in range(start, end, TILE):
             m = min(TILE, end - t)
-            tile_keeps(seed, offset, threshold, drop_all, unit + np.uint64(t - start), t, m, bits_in, shape,
-                       unit_strides, keep)
+            tile_keeps(seed, offset, threshold, unit + np.uint64(t - start), t, m, bits_in, shape, unit_strides, keep)
             if x.size != 0:
                 xs, ys = x[t:t + m], y[t:t + m]
                 for i in range(m):
@@ -261,6 +260,6 @@ def run_dropout(kernel, n, runs, x, y, params, op, bits_in=NO_BITS, shape=NO_DIM
                  mask_bits=NO_BITS, mask_bytes=NO_BYTES):
     """One of the dropout kernels over n elements of the units of runs (see api_common.unit_runs), op
     being (code, scale, keep_add, drop_value)."""
-    seed, offset, threshold, drop_all = params[:4]
-    run_kernel(kernel, n, n, runs, x, y, seed, offset, threshold, drop_all, *op, bits_in, shape, unit_strides,
-               mask_bits, mask_bytes)
+    seed, offset, threshold = params[:3]
+    run_kernel(kernel, n, n, runs, x, y, seed, offset, threshold, *op, bits_in, shape, unit_strides, mask_bits,
+               mask_bytes)

@@ -2,12 +2,18 @@
 (docs/design.md, Randomness).
 
 Its C++ twins, whose structure and names it keeps:
-- csrc/include/fastdrop/philox.h: philox_round, philox4x32_10, stream_block, stream_word;
+- csrc/include/fastdrop/philox.h: philox_round, philox4x32_10, stream_block, stream_word (the
+  32-bit word of a continuous draw), stream_lane (the 16-bit lane of a Bernoulli unit);
 - csrc/include/fastdrop/math/common.h: float_as_u32, u32_as_float, half_to_float,
   float_to_half_rne, bfloat16_to_float, float_to_bfloat16_rne, exp2i, make_dropout_params, keeps,
   scale_of;
 - csrc/cpu/philox_stream.h: the words of a tile of blocks (tile_words), and through it the entry
-  point fastdrop_stream_words (chunk_stream_words, stream_chunks, stream_words).
+  point fastdrop_stream_words (chunk_stream_words, stream_chunks, stream_words); the lanes of a tile
+  of blocks (tile_lanes).
+
+Randomness contract v2: Bernoulli unit u is decided by the 16-bit lane u & 7 of block u >> 3 (lane
+2k the low half of word k, 2k + 1 its high half), continuous draw u by the 32-bit word u & 3 of
+block u >> 2.
 
 16-bit floats are handled as their raw uint16 bits. Numba widens uint32 arithmetic to uint64 (and
 mixing uint64 with a signed int gives float64), so 32-bit words are carried in uint64 with explicit
@@ -33,12 +39,15 @@ PHILOX_W1 = np.uint64(0xBB67AE85)
 PHILOX_ROUNDS = 10
 
 _LOW32 = np.uint64(0xFFFFFFFF)
+_U1 = np.uint64(1)
 _U2 = np.uint64(2)
 _U3 = np.uint64(3)
+_U7 = np.uint64(7)
 _U13 = np.uint64(13)
 _U16 = np.uint64(16)
 _U23 = np.uint64(23)
 _U32 = np.uint64(32)
+_LOW16 = np.uint64(0xFFFF)
 
 # Units per tile: a tile's words, or its keeps and values in the kernels of dropout_kernel.py,
 # stay in L1 between loops.
@@ -73,8 +82,16 @@ def stream_block(seed, offset, b):
 
 @njit(cache=True)
 def stream_word(seed, offset, u):
-    """The 32-bit word that decides unit u: word (u & 3) of block (u >> 2)."""
+    """The 32-bit word of continuous draw u (Gaussian dropout): word (u & 3) of block (u >> 2)."""
     return stream_block(seed, offset, u >> _U2)[u & _U3]
+
+
+@njit(cache=True)
+def stream_lane(seed, offset, u):
+    """The 16 bits that decide Bernoulli unit u: lane (u & 7) of block (u >> 3), lane 2k being the
+    low half of word k and lane 2k + 1 its high half."""
+    word = stream_block(seed, offset, u >> _U3)[(u & _U7) >> _U1]
+    return (word >> (_U16 * (u & _U1))) & _LOW16
 
 
 # ---- math/common.h ---------------------------------------------------------------------------
@@ -165,27 +182,28 @@ def exp2i(e):
 
 
 def make_dropout_params(p, seed, offset):
-    """(seed, offset, threshold, drop_all, scale_f32, scale_f64) of a call; p lies in [0, 1].
+    """(seed, offset, threshold, scale_f32, scale_f64) of a call; p lies in [0, 1].
 
-    Plain Python, as in the C++ it runs once per call on the host: Python floats are IEEE
-    doubles, int() truncates like static_cast<uint32_t>, np.float32() rounds to nearest even.
+    A unit whose 16-bit lane is below threshold = floor(p * 2^16) is dropped; 2^16, above every
+    lane, when p == 1, so that no flag is needed. Plain Python, as in the C++ it runs once per call
+    on the host: Python floats are IEEE doubles, int() truncates like static_cast<uint32_t>,
+    np.float32() rounds to nearest even.
     """
     p = float(p)
-    drop_all = p >= 1.0
-    threshold = 0 if drop_all else int(p * 4294967296.0)
-    scale_f64 = 0.0 if drop_all else 1.0 / (1.0 - p)
-    return (np.uint64(seed), np.uint64(offset), np.uint64(threshold), drop_all,
-            np.float32(scale_f64), np.float64(scale_f64))
+    threshold = 65536 if p >= 1.0 else int(p * 65536.0)
+    scale_f64 = 0.0 if p >= 1.0 else 1.0 / (1.0 - p)
+    return np.uint64(seed), np.uint64(offset), np.uint64(threshold), np.float32(scale_f64), np.float64(scale_f64)
 
 
 @njit(cache=True, inline="always")
-def keeps(word, threshold, drop_all):
-    return (word >= threshold) & (not drop_all)
+def keeps(lane, threshold):
+    """Whether a Bernoulli unit with this 16-bit lane (stream_lane) is kept."""
+    return lane >= threshold
 
 
 def scale_of(params, compute):
     """The scale of make_dropout_params' result in a compute type."""
-    return params[5] if compute is np.float64 else params[4]
+    return params[4] if compute is np.float64 else params[3]
 
 
 # ---- philox_stream.h and fastdrop_stream_words ------------------------------------------------
@@ -193,7 +211,8 @@ def scale_of(params, compute):
 
 @njit(cache=True, inline="always")
 def tile_words(seed, offset, b0, nblocks, words):
-    """Words of blocks b0 .. b0 + nblocks - 1 into words[0, 4 * nblocks), in unit order.
+    """Words of blocks b0 .. b0 + nblocks - 1 into words[0, 4 * nblocks), in the order of the
+    continuous draws.
 
     The blocks are independent, so LLVM runs several of them per vector register.
     """
@@ -205,9 +224,26 @@ def tile_words(seed, offset, b0, nblocks, words):
         words[4 * i + 3] = c3
 
 
+@njit(cache=True, inline="always")
+def tile_lanes(seed, offset, b0, nblocks, lanes):
+    """16-bit lanes of blocks b0 .. b0 + nblocks - 1 into lanes[0, 8 * nblocks) (uint16 or uint64),
+    in Bernoulli unit order: each word's low half, then its high half (the C++ reads the words'
+    memory as uint16 on a little-endian CPU, which is the same order)."""
+    for i in range(nblocks):
+        c0, c1, c2, c3 = stream_block(seed, offset, b0 + np.uint64(i))
+        lanes[8 * i] = c0 & _LOW16
+        lanes[8 * i + 1] = c0 >> _U16
+        lanes[8 * i + 2] = c1 & _LOW16
+        lanes[8 * i + 3] = c1 >> _U16
+        lanes[8 * i + 4] = c2 & _LOW16
+        lanes[8 * i + 5] = c2 >> _U16
+        lanes[8 * i + 6] = c3 & _LOW16
+        lanes[8 * i + 7] = c3 >> _U16
+
+
 @njit(cache=True)
 def chunk_stream_words(seed, offset, first, words, tile):
-    """Words of units first .. first + len(words) - 1, through tiles that start at a whole block."""
+    """Words of draws first .. first + len(words) - 1, through tiles that start at a whole block."""
     n = words.size
     skew = int(first & _U3)
     b0 = first >> _U2
@@ -229,7 +265,7 @@ def stream_chunks(seed, offset, first, words):
 
 
 def stream_words(seed, offset, first, words):
-    """words[i] = the stream word of unit first + i of call (seed, offset)."""
+    """words[i] = the stream word of continuous draw first + i of call (seed, offset)."""
     out = np.asarray(words)
     n = out.nbytes // 4
     ws = buffer(out, "words", np.uint32, n, True)

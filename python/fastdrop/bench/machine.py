@@ -1,4 +1,4 @@
-"""What a benchmark ran on: CPU, GPUs, fastdrop's backends and ISA, library versions."""
+"""What a benchmark ran on: CPU, GPUs, fastdrop's backends, ISA and randomness contract, library versions."""
 
 from __future__ import annotations
 
