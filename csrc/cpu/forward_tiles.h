@@ -3,7 +3,6 @@
 // (element_ops.h) and the masks if asked for. Internal linkage in each ISA's namespace, as philox_stream.h.
 #pragma once
 #include <stdint.h>
-#include <string.h>
 
 #include "element_ops.h"
 #include "fastdrop/math/common.h"
@@ -12,8 +11,8 @@
 namespace fastdrop::cpu::FASTDROP_ISA {
 namespace {
 
-// Units per forward tile: a few Philox steps (one step is 8 * kBlocksPerStep units: 192 with
-// AVX-512), so that the loads and stores of the element loop come often enough to overlap with the
+// Units per forward tile: a few Philox steps (one step is 8 * kBlocksPerStep units: 96 with AVX2,
+// 384 with AVX-512), so that the loads and stores of the element loop come often enough to overlap with the
 // stream arithmetic (with 1024-unit tiles they come in bursts and forward runs a third slower),
 // and the lanes of a tile stay in L1 in between.
 constexpr int64_t kTile = 384;
